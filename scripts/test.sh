@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Set-up, build, then the whole test suite (needs ../shared/testdata beside the repo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+cd build
+ctest --output-on-failure -j"$(nproc)"

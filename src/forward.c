@@ -1,0 +1,291 @@
+/* Context (KV cache, scratch, threads) and the Llama forward pass over a batch of
+ * tokens. Shapes: E = n_embd, H = n_head, Hkv = n_head_kv, D = head_dim,
+ * F = n_ff, V = n_vocab, B = tokens in the current micro-batch, C = n_ctx. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "kernels/kernels.h"
+#include "matmul.h"
+#include "model.h"
+#include "quant/quant.h"
+#include "threads.h"
+
+/* Tokens per forward micro-batch: prompts up to this length run as one batch; longer
+ * ones in chunks, which bounds the scratch memory (B x F floats). */
+#define MAX_BATCH 512
+#define DEFAULT_CTX_CAP 4096
+
+struct cllama_context {
+    cllama_model *m;
+    cl_pool *pool;
+    int n_ctx;
+    int n_past;
+    cl_f16 *k_cache; /* [n_layer][C][Hkv*D] */
+    cl_f16 *v_cache; /* [n_layer][C][Hkv*D] */
+    float *x;        /* [B][E] residual stream */
+    float *xb;       /* [B][E] normed input of a block */
+    float *q;        /* [B][H*D] */
+    float *k;        /* [B][Hkv*D] */
+    float *v;        /* [B][Hkv*D] */
+    float *att;      /* [B][H*D] attention output */
+    float *hb;       /* [B][F] gate, then silu(gate) * up */
+    float *hb2;      /* [B][F] up */
+    float *scores;   /* [n_threads][C] attention weights */
+    float *inv_freq; /* [D/2] rope frequency of each pair, radians per position */
+    void *act;       /* quantized activations for the matmuls */
+};
+
+cllama_context_params cllama_context_default_params(void) {
+    cllama_context_params p = {0, 0};
+    return p;
+}
+
+void cllama_context_free(cllama_context *c) {
+    if (!c) return;
+    cl_pool_free(c->pool);
+    free(c->k_cache);
+    free(c->v_cache);
+    free(c->x);
+    free(c->xb);
+    free(c->q);
+    free(c->k);
+    free(c->v);
+    free(c->att);
+    free(c->hb);
+    free(c->hb2);
+    free(c->scores);
+    free(c->inv_freq);
+    free(c->act);
+    free(c);
+}
+
+/* Largest input width of any matmul, for the activation scratch. */
+static size_t max_in(const cl_hparams *hp) {
+    size_t E = hp->n_embd, QD = (size_t)hp->n_head * hp->head_dim, F = hp->n_ff;
+    size_t m = E > F ? E : F;
+    return QD > m ? QD : m;
+}
+
+uint64_t cl_context_bytes(const cl_hparams *hp, int n_ctx, int n_threads) {
+    uint64_t E = hp->n_embd, QD = (uint64_t)hp->n_head * hp->head_dim, KD = (uint64_t)hp->n_head_kv * hp->head_dim;
+    uint64_t F = hp->n_ff, B = MAX_BATCH < n_ctx ? MAX_BATCH : (uint64_t)n_ctx;
+    uint64_t kv = 2 * (uint64_t)hp->n_layer * (uint64_t)n_ctx * KD * sizeof(cl_f16);
+    uint64_t acts = B * (2 * E + 2 * QD + 2 * KD + 2 * F) * sizeof(float);
+    return kv + acts + cl_matmul_scratch((int64_t)max_in(hp), (int)B) +
+           (uint64_t)n_threads * (uint64_t)n_ctx * sizeof(float);
+}
+
+static void *alloc_floats(size_t n) { return aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64); }
+
+int cllama_context_init(cllama_model *m, const cllama_context_params *params, cllama_context **out) {
+    *out = NULL;
+    if (!m || m->vocab_only)
+        return cl_err(CLLAMA_E_INVALID, "a context needs a model loaded with its weights");
+    cllama_context_params def = cllama_context_default_params();
+    if (!params) params = &def;
+    const cl_hparams *hp = &m->hp;
+    int n_ctx = params->n_ctx;
+    if (n_ctx < 0) return cl_err(CLLAMA_E_INVALID, "context length %d is negative", n_ctx);
+    if (n_ctx == 0) n_ctx = hp->n_ctx_train < DEFAULT_CTX_CAP ? hp->n_ctx_train : DEFAULT_CTX_CAP;
+    if (n_ctx > (1 << 22)) return cl_err(CLLAMA_E_INVALID, "context length %d too large", n_ctx);
+    int n_threads = params->n_threads > 0 ? params->n_threads : cl_default_threads();
+
+    cllama_context *c = calloc(1, sizeof *c);
+    if (!c) return cl_err(CLLAMA_E_NOMEM, "out of memory");
+    c->m = m;
+    c->n_ctx = n_ctx;
+    int rc = cl_pool_init(n_threads, &c->pool);
+    if (rc) {
+        free(c);
+        return rc;
+    }
+    size_t E = hp->n_embd, QD = (size_t)hp->n_head * hp->head_dim, KD = (size_t)hp->n_head_kv * hp->head_dim;
+    size_t F = hp->n_ff, B = MAX_BATCH < n_ctx ? MAX_BATCH : n_ctx;
+    size_t kv = (size_t)hp->n_layer * n_ctx * KD;
+    c->k_cache = aligned_alloc(64, (kv * sizeof(cl_f16) + 63) / 64 * 64);
+    c->v_cache = aligned_alloc(64, (kv * sizeof(cl_f16) + 63) / 64 * 64);
+    c->x = alloc_floats(B * E);
+    c->xb = alloc_floats(B * E);
+    c->q = alloc_floats(B * QD);
+    c->k = alloc_floats(B * KD);
+    c->v = alloc_floats(B * KD);
+    c->att = alloc_floats(B * QD);
+    c->hb = alloc_floats(B * F);
+    c->hb2 = alloc_floats(B * F);
+    c->scores = alloc_floats((size_t)n_threads * n_ctx);
+    c->inv_freq = alloc_floats((size_t)hp->head_dim / 2);
+    c->act = aligned_alloc(64, (cl_matmul_scratch((int64_t)max_in(hp), (int)B) + 63) / 64 * 64);
+    if (!c->k_cache || !c->v_cache || !c->x || !c->xb || !c->q || !c->k || !c->v || !c->att || !c->hb ||
+        !c->hb2 || !c->scores || !c->inv_freq || !c->act) {
+        cllama_context_free(c);
+        return cl_err(CLLAMA_E_NOMEM, "out of memory allocating a %d-token context", n_ctx);
+    }
+    for (int i = 0; i < hp->head_dim / 2; i++) {
+        double f = pow(hp->rope_base, -2.0 * i / hp->head_dim);
+        if (m->rope_freqs) f /= m->rope_freqs[i];
+        c->inv_freq[i] = (float)(f * hp->rope_scale);
+    }
+    *out = c;
+    return CLLAMA_OK;
+}
+
+int cllama_context_n_ctx(const cllama_context *c) { return c->n_ctx; }
+int cllama_context_n_past(const cllama_context *c) { return c->n_past; }
+void cllama_context_reset(cllama_context *c) { c->n_past = 0; }
+
+/* out[B][n] = x / rms(x) * w, per row. */
+static void rmsnorm(float *out, const float *x, const float *w, int n, int B, float eps) {
+    for (int b = 0; b < B; b++) {
+        const float *xr = x + (size_t)b * n;
+        float *o = out + (size_t)b * n;
+        double ss = 0;
+        for (int i = 0; i < n; i++) ss += (double)xr[i] * xr[i];
+        float s = (float)(1.0 / sqrt(ss / n + eps));
+        for (int i = 0; i < n; i++) o[i] = xr[i] * s * w[i];
+    }
+}
+
+/* Rotates each pair (x[2i], x[2i+1]) of every head by pos * inv_freq[i]. x: [n_heads][D]. */
+static void rope(float *x, int n_heads, int D, const float *cs) {
+    for (int h = 0; h < n_heads; h++) {
+        float *v = x + (size_t)h * D;
+        for (int i = 0; i < D / 2; i++) {
+            float c = cs[2 * i], s = cs[2 * i + 1];
+            float a = v[2 * i], b = v[2 * i + 1];
+            v[2 * i] = a * c - b * s;
+            v[2 * i + 1] = a * s + b * c;
+        }
+    }
+}
+
+typedef struct {
+    cllama_context *c;
+    int layer;
+    int B;
+} att_job;
+
+/* One (token, head) pair per work item: scores against every cached position up to
+ * the token's own (the causal mask), softmax, weighted sum of values. */
+static void attention_task(void *arg, int ith, int nth) {
+    att_job *j = arg;
+    cllama_context *c = j->c;
+    const cl_hparams *hp = &c->m->hp;
+    int H = hp->n_head, D = hp->head_dim, KD = hp->n_head_kv * D, group = hp->n_head / hp->n_head_kv;
+    const cl_kernels *kern = cl_kernels_get();
+    cl_dot_fn dot_f16 = kern->dot[CL_TYPE_F16];
+    const cl_f16 *kc = c->k_cache + (size_t)j->layer * c->n_ctx * KD;
+    const cl_f16 *vc = c->v_cache + (size_t)j->layer * c->n_ctx * KD;
+    float *sc = c->scores + (size_t)ith * c->n_ctx;
+    float scale = 1.0f / sqrtf((float)D);
+    int64_t lo, hi;
+    cl_split((int64_t)j->B * H, ith, nth, 1, &lo, &hi);
+    for (int64_t item = lo; item < hi; item++) {
+        int b = (int)(item / H), h = (int)(item % H), g = h / group;
+        int n_keys = c->n_past + b + 1;
+        const float *q = c->q + (size_t)b * H * D + (size_t)h * D;
+        float mx = -INFINITY;
+        for (int p = 0; p < n_keys; p++) {
+            float s;
+            dot_f16(D, kc + (size_t)p * KD + (size_t)g * D, q, 0, 1, &s);
+            sc[p] = s * scale;
+            if (sc[p] > mx) mx = sc[p];
+        }
+        double sum = 0;
+        for (int p = 0; p < n_keys; p++) {
+            sc[p] = expf(sc[p] - mx);
+            sum += sc[p];
+        }
+        float inv = (float)(1.0 / sum);
+        float *o = c->att + (size_t)b * H * D + (size_t)h * D;
+        memset(o, 0, (size_t)D * sizeof *o);
+        for (int p = 0; p < n_keys; p++) {
+            const cl_f16 *vr = vc + (size_t)p * KD + (size_t)g * D;
+            float w = sc[p] * inv;
+            for (int d = 0; d < D; d++) o[d] += w * cl_f16_to_f32(vr[d]);
+        }
+    }
+}
+
+/* Runs B tokens at positions n_past.. through the model; leaves the final-normed
+ * hidden states in c->xb. */
+static void forward_batch(cllama_context *c, const int32_t *tokens, int B) {
+    cllama_model *m = c->m;
+    const cl_hparams *hp = &m->hp;
+    int E = hp->n_embd, H = hp->n_head, Hkv = hp->n_head_kv, D = hp->head_dim, F = hp->n_ff;
+    int QD = H * D, KD = Hkv * D;
+    cl_pool *pool = c->pool;
+
+    for (int b = 0; b < B; b++)
+        cl_dequantize_row(m->tok_embd.type, (const char *)m->tok_embd.data + (size_t)tokens[b] * m->tok_embd.row_bytes,
+                          c->x + (size_t)b * E, E);
+
+    float cs[2 * 4096 / 2]; /* cos/sin per pair for one position; D <= 4096 */
+    for (int l = 0; l < hp->n_layer; l++) {
+        const cl_layer *L = &m->layers[l];
+        rmsnorm(c->xb, c->x, L->attn_norm, E, B, hp->rms_eps);
+        cl_matmul(pool, &L->wq, c->xb, B, c->q, c->act);
+        cl_matmul(pool, &L->wk, c->xb, B, c->k, c->act);
+        cl_matmul(pool, &L->wv, c->xb, B, c->v, c->act);
+        cl_f16 *kc = c->k_cache + (size_t)l * c->n_ctx * KD;
+        cl_f16 *vc = c->v_cache + (size_t)l * c->n_ctx * KD;
+        for (int b = 0; b < B; b++) {
+            int pos = c->n_past + b;
+            for (int i = 0; i < D / 2; i++) {
+                float th = (float)pos * c->inv_freq[i];
+                cs[2 * i] = cosf(th);
+                cs[2 * i + 1] = sinf(th);
+            }
+            rope(c->q + (size_t)b * QD, H, D, cs);
+            rope(c->k + (size_t)b * KD, Hkv, D, cs);
+            for (int i = 0; i < KD; i++) {
+                kc[(size_t)pos * KD + i] = cl_f32_to_f16(c->k[(size_t)b * KD + i]);
+                vc[(size_t)pos * KD + i] = cl_f32_to_f16(c->v[(size_t)b * KD + i]);
+            }
+        }
+        att_job aj = {c, l, B};
+        cl_pool_run(pool, attention_task, &aj);
+        cl_matmul(pool, &L->wo, c->att, B, c->xb, c->act);
+        for (size_t i = 0; i < (size_t)B * E; i++) c->x[i] += c->xb[i];
+
+        rmsnorm(c->xb, c->x, L->ffn_norm, E, B, hp->rms_eps);
+        cl_matmul(pool, &L->w_gate, c->xb, B, c->hb, c->act);
+        cl_matmul(pool, &L->w_up, c->xb, B, c->hb2, c->act);
+        for (size_t i = 0; i < (size_t)B * F; i++) {
+            float g = c->hb[i];
+            c->hb[i] = g / (1.0f + expf(-g)) * c->hb2[i];
+        }
+        cl_matmul(pool, &L->w_down, c->hb, B, c->xb, c->act);
+        for (size_t i = 0; i < (size_t)B * E; i++) c->x[i] += c->xb[i];
+    }
+    rmsnorm(c->xb, c->x, m->output_norm, E, B, hp->rms_eps);
+}
+
+int cllama_context_eval(cllama_context *c, const int32_t *tokens, int n, float *logits, int all_logits) {
+    if (!c || (!tokens && n)) return cl_err(CLLAMA_E_INVALID, "cllama_context_eval: invalid arguments");
+    if (n <= 0) return cl_err(CLLAMA_E_INVALID, "cllama_context_eval: no tokens to evaluate");
+    const cl_hparams *hp = &c->m->hp;
+    if (n > c->n_ctx - c->n_past)
+        return cl_err(CLLAMA_E_RANGE, "%d tokens do not fit in the context (%d of %d used)", n, c->n_past,
+                      c->n_ctx);
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= hp->n_vocab)
+            return cl_err(CLLAMA_E_RANGE, "token id %d at position %d is outside the vocabulary (0..%d)",
+                          tokens[i], i, hp->n_vocab - 1);
+    int E = hp->n_embd, V = hp->n_vocab;
+    int max_b = MAX_BATCH < c->n_ctx ? MAX_BATCH : c->n_ctx;
+    for (int done = 0; done < n;) {
+        int B = n - done < max_b ? n - done : max_b;
+        forward_batch(c, tokens + done, B);
+        c->n_past += B;
+        done += B;
+        if (!logits) continue;
+        if (all_logits) {
+            cl_matmul(c->pool, &c->m->output, c->xb, B, logits + (size_t)(done - B) * V, c->act);
+        } else if (done == n) {
+            cl_matmul(c->pool, &c->m->output, c->xb + (size_t)(B - 1) * E, 1, logits, c->act);
+        }
+    }
+    return CLLAMA_OK;
+}

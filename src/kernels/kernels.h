@@ -1,0 +1,39 @@
+/* Dot-product kernels, one implementation set per ISA under the same names.
+ *
+ * For each weight type, `dot` computes the dot product of one weight row of n values
+ * with one activation row. Quantized types take activations as cl_block_q8 (n/32
+ * blocks); F32/F16/BF16 take float activations. generic.c holds the scalar
+ * reference of every kernel; x86_avx2.c, x86_avx512.c and arm.c override the ones
+ * they speed up. cl_kernels_get() picks the best set for this CPU once. */
+#ifndef CL_KERNELS_H
+#define CL_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "quant/quant.h"
+
+enum cl_act { CL_ACT_F32 = 0, CL_ACT_Q8 = 1 };
+
+/* Dot products of one weight row `w` (n values) with `nt` activation rows starting at
+ * `a`, `a_stride` bytes apart; out[t] = w . a_t. Computing several activation rows per
+ * call lets a kernel load each weight block once per tile. */
+typedef void (*cl_dot_fn)(int64_t n, const void *w, const void *a, size_t a_stride, int nt,
+                          float *out);
+
+typedef struct {
+    const char *isa;               /* "generic", "avx2", "avx512", "neon" */
+    cl_dot_fn dot[CL_TYPE_COUNT];  /* NULL: not a weight type */
+    int act[CL_TYPE_COUNT];        /* enum cl_act per weight type */
+} cl_kernels;
+
+/* The best kernels for this CPU. CLLAMA_ISA=generic|avx2|avx512 in the environment
+ * forces a set (for tests and benchmarks). */
+const cl_kernels *cl_kernels_get(void);
+/* A specific set, or NULL if this build or CPU lacks it. */
+const cl_kernels *cl_kernels_generic(void);
+const cl_kernels *cl_kernels_avx2(void);
+const cl_kernels *cl_kernels_avx512(void);
+const cl_kernels *cl_kernels_neon(void);
+
+#endif

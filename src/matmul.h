@@ -1,0 +1,17 @@
+/* Y = X W^T for a weight matrix in the mapping, split across the thread pool. */
+#ifndef CL_MATMUL_H
+#define CL_MATMUL_H
+
+#include <stddef.h>
+
+#include "model.h"
+#include "threads.h"
+
+/* Bytes of activation scratch that cl_matmul needs for n_tok rows of n_in values. */
+size_t cl_matmul_scratch(int64_t n_in, int n_tok);
+
+/* x: [n_tok][w->ne[0]] floats; y: [n_tok][w->ne[1]] floats (row stride w->ne[1]).
+ * scratch: at least cl_matmul_scratch(w->ne[0], n_tok) bytes, 64-byte aligned. */
+void cl_matmul(cl_pool *pool, const cl_tensor *w, const float *x, int n_tok, float *y, void *scratch);
+
+#endif

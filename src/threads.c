@@ -1,0 +1,165 @@
+#include "threads.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#elif defined(__aarch64__)
+#define cpu_relax() __asm__ __volatile__("yield")
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+/* Spins before sleeping: about 50-100 us, longer than the gap between two ops of a
+ * layer and much shorter than a user's pause between requests. */
+#define SPIN_ITERS 20000
+
+struct cl_pool {
+    int n;
+    pthread_t *threads;
+    atomic_uint generation; /* bumped once per task */
+    atomic_int pending;     /* workers still running the current task */
+    atomic_int stop;
+    cl_task_fn fn;
+    void *arg;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+};
+
+typedef struct {
+    cl_pool *pool;
+    int ith;
+} worker_arg;
+
+static void *worker(void *p) {
+    worker_arg wa = *(worker_arg *)p;
+    free(p);
+    cl_pool *pool = wa.pool;
+    unsigned seen = 0;
+    for (;;) {
+        unsigned gen;
+        int spins = 0;
+        while ((gen = atomic_load_explicit(&pool->generation, memory_order_acquire)) == seen &&
+               !atomic_load_explicit(&pool->stop, memory_order_relaxed) && spins < SPIN_ITERS) {
+            cpu_relax();
+            spins++;
+        }
+        if (gen == seen && !atomic_load(&pool->stop)) {
+            pthread_mutex_lock(&pool->mu);
+            while ((gen = atomic_load(&pool->generation)) == seen && !atomic_load(&pool->stop))
+                pthread_cond_wait(&pool->cv, &pool->mu);
+            pthread_mutex_unlock(&pool->mu);
+        }
+        if (atomic_load(&pool->stop)) break;
+        seen = gen;
+        pool->fn(pool->arg, wa.ith, pool->n);
+        atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_release);
+    }
+    return NULL;
+}
+
+int cl_pool_init(int n_threads, cl_pool **out) {
+    *out = NULL;
+    if (n_threads < 1 || n_threads > 1024)
+        return cl_err(CLLAMA_E_INVALID, "thread count %d out of range (1 to 1024)", n_threads);
+    cl_pool *p = calloc(1, sizeof *p);
+    if (!p) return cl_err(CLLAMA_E_NOMEM, "out of memory");
+    p->n = n_threads;
+    p->threads = calloc((size_t)n_threads, sizeof *p->threads);
+    if (!p->threads) {
+        free(p);
+        return cl_err(CLLAMA_E_NOMEM, "out of memory");
+    }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    for (int i = 1; i < n_threads; i++) {
+        worker_arg *wa = malloc(sizeof *wa);
+        if (wa) *wa = (worker_arg){p, i};
+        if (!wa || pthread_create(&p->threads[i], NULL, worker, wa)) {
+            free(wa);
+            p->n = i; /* only the threads started so far are joined */
+            cl_pool_free(p);
+            return cl_err(CLLAMA_E_NOMEM, "cannot start worker thread %d", i);
+        }
+    }
+    *out = p;
+    return CLLAMA_OK;
+}
+
+void cl_pool_free(cl_pool *p) {
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    atomic_store(&p->stop, 1);
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 1; i < p->n; i++) pthread_join(p->threads[i], NULL);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p->threads);
+    free(p);
+}
+
+int cl_pool_size(const cl_pool *p) { return p->n; }
+
+void cl_pool_run(cl_pool *p, cl_task_fn fn, void *arg) {
+    if (p->n == 1) {
+        fn(arg, 0, 1);
+        return;
+    }
+    p->fn = fn;
+    p->arg = arg;
+    atomic_store_explicit(&p->pending, p->n - 1, memory_order_relaxed);
+    pthread_mutex_lock(&p->mu);
+    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    fn(arg, 0, p->n);
+    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) cpu_relax();
+}
+
+void cl_split(int64_t n, int ith, int nth, int64_t align, int64_t *lo, int64_t *hi) {
+    int64_t units = (n + align - 1) / align;
+    int64_t per = units / nth, extra = units % nth;
+    int64_t u0 = ith * per + (ith < extra ? ith : extra);
+    int64_t u1 = u0 + per + (ith < extra ? 1 : 0);
+    *lo = u0 * align < n ? u0 * align : n;
+    *hi = u1 * align < n ? u1 * align : n;
+}
+
+int cl_default_threads(void) {
+    /* Count distinct (physical id, core id) pairs: SMT siblings share a core, and
+     * matrix kernels gain nothing from a second thread on the same core. */
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    int cores = 0;
+    if (f) {
+        char line[256];
+        int phys = 0;
+        int seen[1024][2];
+        while (fgets(line, sizeof line, f)) {
+            int v;
+            if (sscanf(line, "physical id : %d", &v) == 1) phys = v;
+            else if (sscanf(line, "core id : %d", &v) == 1) {
+                int dup = 0;
+                for (int i = 0; i < cores; i++)
+                    if (seen[i][0] == phys && seen[i][1] == v) dup = 1;
+                if (!dup && cores < 1024) {
+                    seen[cores][0] = phys;
+                    seen[cores][1] = v;
+                    cores++;
+                }
+            }
+        }
+        fclose(f);
+    }
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores <= 0 || cores > online) cores = online > 0 ? (int)online : 1;
+    return cores;
+}

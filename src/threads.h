@@ -1,0 +1,27 @@
+/* A fixed pool of worker threads that run one task at a time on all threads.
+ * Workers spin briefly between tasks (layers dispatch many small tasks per token),
+ * then sleep on a condition variable so an idle pool costs no CPU. */
+#ifndef CL_THREADS_H
+#define CL_THREADS_H
+
+#include <stdint.h>
+
+typedef struct cl_pool cl_pool;
+
+/* fn(arg, ith, nth) runs once on each of nth threads; ith = 0 is the caller. */
+typedef void (*cl_task_fn)(void *arg, int ith, int nth);
+
+/* n_threads >= 1 (1: no worker threads). */
+int cl_pool_init(int n_threads, cl_pool **out);
+void cl_pool_free(cl_pool *p);
+int cl_pool_size(const cl_pool *p);
+/* Runs fn on every thread and returns when all have finished. */
+void cl_pool_run(cl_pool *p, cl_task_fn fn, void *arg);
+
+/* Rows [*lo, *hi) of n for thread ith of nth, in multiples of `align` rows. */
+void cl_split(int64_t n, int ith, int nth, int64_t align, int64_t *lo, int64_t *hi);
+
+/* Physical cores if known, else online CPUs. */
+int cl_default_threads(void);
+
+#endif

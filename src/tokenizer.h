@@ -1,0 +1,47 @@
+/* Vocabulary and tokenizers from GGUF metadata (tokenizer.ggml.*):
+ * "llama" = SentencePiece BPE by scores with byte fallback,
+ * "gpt2"  = byte-level BPE by merge rank, split first by the pre-tokenizer regex that
+ *           tokenizer.ggml.pre names (PCRE2). */
+#ifndef CL_TOKENIZER_H
+#define CL_TOKENIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "gguf.h"
+
+typedef struct cl_vocab cl_vocab;
+
+/* Builds the vocabulary from g's metadata (works on vocabulary-only files). */
+int cl_vocab_load(const cl_gguf *g, cl_vocab **out);
+void cl_vocab_free(cl_vocab *v);
+
+int cl_vocab_n_tokens(const cl_vocab *v);
+int32_t cl_vocab_bos(const cl_vocab *v);      /* -1 if none */
+int32_t cl_vocab_eos(const cl_vocab *v);      /* -1 if none */
+int cl_vocab_add_bos(const cl_vocab *v);      /* tokenizer.ggml.add_bos_token (model default if absent) */
+int cl_vocab_is_eog(const cl_vocab *v, int32_t id);
+/* One line per fact (model kind, pre-tokenizer, size, special ids) for `cllama info`. */
+void cl_vocab_print(const cl_vocab *v, FILE *f);
+
+/* Contract as cllama_tokenize (include/cllama.h); flags are CLLAMA_TOKENIZE_*. */
+int cl_vocab_tokenize(const cl_vocab *v, const char *text, size_t len, int flags, int32_t *ids,
+                      int cap);
+/* Contract as cllama_token_to_piece. */
+int cl_vocab_piece(const cl_vocab *v, int32_t id, char *buf, int cap);
+
+/* Streaming output: holds back an incomplete UTF-8 sequence at the end of a piece until
+ * the bytes that complete it arrive, so a terminal never shows half a character. */
+typedef struct {
+    char pending[4];
+    int n_pending;
+} cl_utf8_stream;
+
+/* Appends `n` bytes; writes what is complete to `out` (capacity >= n + 4) and returns
+ * its length. Invalid sequences are passed through unchanged. */
+int cl_utf8_stream_push(cl_utf8_stream *s, const char *in, int n, char *out);
+/* Whatever is still held back (at end of generation). */
+int cl_utf8_stream_flush(cl_utf8_stream *s, char *out);
+
+#endif

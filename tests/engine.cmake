@@ -1,0 +1,23 @@
+# Engine correctness against the reference engine's logits (testdata/golden).
+pkg_check_modules(CJSON REQUIRED IMPORTED_TARGET libcjson)
+
+set(GOLDEN_MODELS
+  "stories260K-f32:0.02"
+  "tiny-llama2-s1-f16:0.02"
+  "tiny-llama2-s1-q8_0:0.18"
+  "tiny-llama2-s1-q4_0:0.18"
+  "tiny-llama2-s1-q4_k_m:0.18"
+  "tiny-llama3-s1-q4_k_m:0.18")
+
+add_executable(test_golden test_golden.c)
+target_link_libraries(test_golden PRIVATE cllama PkgConfig::CJSON)
+foreach(entry ${GOLDEN_MODELS})
+  string(REPLACE ":" ";" parts ${entry})
+  list(GET parts 0 model)
+  list(GET parts 1 tol)
+  foreach(threads 1 2)
+    add_test(NAME golden_${model}_t${threads}
+      COMMAND test_golden ${TESTDATA}/models/${model}.gguf ${TESTDATA}/golden/${model}.json
+              ${TESTDATA}/golden/${model}.last.f32 ${tol} ${threads})
+  endforeach()
+endforeach()

@@ -1,0 +1,125 @@
+#include "args.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int usage_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "cllama %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see 'cllama %s -h')\n", cmd);
+    return EXIT_USAGE;
+}
+
+int runtime_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "cllama %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return EXIT_RUNTIME;
+}
+
+const char *arg_value(const char *cmd, int argc, char **argv, int *i) {
+    if (*i + 1 >= argc) {
+        usage_error(cmd, "option %s needs a value", argv[*i]);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+int arg_int(const char *cmd, const char *flag, const char *s, long min, long max, int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max)
+        return usage_error(cmd, "%s expects an integer in [%ld, %ld], got '%s'", flag, min, max, s);
+    *out = (int)v;
+    return 0;
+}
+
+int arg_float(const char *cmd, const char *flag, const char *s, float min, float max, float *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < min || v > max)
+        return usage_error(cmd, "%s expects a number in [%g, %g], got '%s'", flag, min, max, s);
+    *out = (float)v;
+    return 0;
+}
+
+int arg_u64(const char *cmd, const char *flag, const char *s, uint64_t *out) {
+    char *end;
+    errno = 0;
+    if (*s == '-') return usage_error(cmd, "%s expects a non-negative integer, got '%s'", flag, s);
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end)
+        return usage_error(cmd, "%s expects a non-negative integer, got '%s'", flag, s);
+    *out = v;
+    return 0;
+}
+
+int arg_int_list(const char *cmd, const char *flag, const char *s, int32_t **out, int *n) {
+    int cap = 16, cnt = 0;
+    int32_t *v = malloc(cap * sizeof *v);
+    if (!v) return runtime_error(cmd, "out of memory");
+    const char *p = s;
+    for (;;) {
+        char *end;
+        errno = 0;
+        long x = strtol(p, &end, 10);
+        if (errno || end == p || x < INT32_MIN || x > INT32_MAX || (*end && *end != ',')) {
+            free(v);
+            return usage_error(cmd, "%s expects comma-separated integers, got '%s'", flag, s);
+        }
+        if (cnt == cap) {
+            int32_t *nv = realloc(v, 2 * cap * sizeof *v);
+            if (!nv) { free(v); return runtime_error(cmd, "out of memory"); }
+            v = nv;
+            cap *= 2;
+        }
+        v[cnt++] = (int32_t)x;
+        if (!*end) break;
+        p = end + 1;
+    }
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
+char *read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (n < cap) break;
+        char *nb = realloc(buf, 2 * cap + 1);
+        if (!nb) { free(buf); buf = NULL; errno = ENOMEM; break; }
+        buf = nb;
+        cap *= 2;
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (!buf) return NULL;
+    if (err) { free(buf); errno = EIO; return NULL; }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+void str_copy(char *dst, size_t n, const char *src) {
+    size_t k = strlen(src);
+    if (k >= n) k = n - 1;
+    memcpy(dst, src, k);
+    dst[k] = 0;
+}

@@ -1,0 +1,34 @@
+/* Shared command-line helpers for the subcommands: strict number parsing and
+ * one-line usage errors. */
+#ifndef CLLAMA_ARGS_H
+#define CLLAMA_ARGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define EXIT_USAGE 2
+#define EXIT_RUNTIME 1
+
+/* Prints "cllama CMD: MESSAGE (see cllama CMD -h)" to stderr; returns EXIT_USAGE. */
+int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints "cllama CMD: MESSAGE" to stderr; returns EXIT_RUNTIME. */
+int runtime_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* argv[*i] is a flag that needs a value: returns argv[*i+1] and advances *i, or NULL
+ * (after printing a usage error) if it is missing. */
+const char *arg_value(const char *cmd, int argc, char **argv, int *i);
+/* Whole-string parses; return 0 on success, else print a usage error naming `flag`
+ * and return EXIT_USAGE. */
+int arg_int(const char *cmd, const char *flag, const char *s, long min, long max, int *out);
+int arg_float(const char *cmd, const char *flag, const char *s, float min, float max, float *out);
+int arg_u64(const char *cmd, const char *flag, const char *s, uint64_t *out);
+/* Comma-separated ints ("1,2,3") into a malloc'd array. */
+int arg_int_list(const char *cmd, const char *flag, const char *s, int32_t **out, int *n);
+
+/* Copies src into dst (capacity n), truncating; always NUL-terminates. */
+void str_copy(char *dst, size_t n, const char *src);
+
+/* Reads a whole file into a malloc'd NUL-terminated buffer; NULL on error (errno set). */
+char *read_file(const char *path, size_t *len);
+
+#endif

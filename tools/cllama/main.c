@@ -1,0 +1,42 @@
+/* cllama: one CLI, one subcommand per task. */
+#include <stdio.h>
+#include <string.h>
+
+#include "args.h"
+#include "commands.h"
+
+typedef struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} command;
+
+static const command commands[] = {
+    {"run", cmd_run, "generate text from a prompt"},
+    {"info", cmd_info, "describe a GGUF model: hyperparameters, vocabulary, tensors"},
+    {"logits", cmd_logits, "evaluate tokens in one batch and write their logits (float32)"},
+    {"tokenize", cmd_tokenize, "print the tokens of a text"},
+    {"bench", cmd_bench, "prompt-processing and generation tokens/s (files or synthetic models)"},
+    {"synth", cmd_synth, "write a synthetic model of a real shape as GGUF"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: cllama COMMAND [options]   (cllama COMMAND -h for its options)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "cllama: unknown command '%s' (see 'cllama -h')\n", argv[1]);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,28 @@
+/* The prompt options shared by run, logits and tokenize:
+ * -m MODEL, -p TEXT | -f FILE | --ids 1,2,3, --no-bos, --special. */
+#ifndef CLLAMA_PROMPT_H
+#define CLLAMA_PROMPT_H
+
+#include <stdint.h>
+
+#include "cllama.h"
+
+typedef struct {
+    const char *model;
+    const char *text;
+    const char *file;
+    const char *ids;
+    int no_bos;
+    int special;
+} prompt_opts;
+
+/* If argv[*i] is one of the options above, consumes it (and its value): returns 0.
+ * Returns 1 if it is not a prompt option, EXIT_USAGE on a missing value. */
+int prompt_opt(const char *cmd, int argc, char **argv, int *i, prompt_opts *po);
+/* Exactly one of -p, -f, --ids: 0, else prints a usage error and returns EXIT_USAGE. */
+int prompt_check(const char *cmd, const prompt_opts *po);
+/* The prompt's token ids (malloc'd): text tokenized with BOS unless --no-bos, or the
+ * --ids list checked against the vocabulary. 0, EXIT_USAGE or EXIT_RUNTIME. */
+int prompt_tokens(const char *cmd, const cllama_model *m, const prompt_opts *po, int32_t **ids, int *n);
+
+#endif
