@@ -163,10 +163,10 @@ static int parse(cl_gguf *g) {
     /* Each kv needs at least 12 bytes (key length + type) and each tensor info at
      * least 24, so counts beyond that cannot be honest. */
     if (g->n_kv > r.left / 12)
-        return cl_err(CLLAMA_E_FORMAT, "metadata count %llu exceeds the file size",
+        return cl_err(CLLAMA_E_FORMAT, "metadata count %llu runs past the end of the file",
                       (unsigned long long)g->n_kv);
     if (g->n_tensors > r.left / 24)
-        return cl_err(CLLAMA_E_FORMAT, "tensor count %llu exceeds the file size",
+        return cl_err(CLLAMA_E_FORMAT, "tensor count %llu runs past the end of the file",
                       (unsigned long long)g->n_tensors);
 
     g->kv = calloc(g->n_kv ? g->n_kv : 1, sizeof *g->kv);
@@ -180,7 +180,7 @@ static int parse(cl_gguf *g) {
             return cl_err(CLLAMA_E_FORMAT, "metadata entry %llu: key runs past the end of the file",
                           (unsigned long long)i);
         if (rd_u32(&r, &type))
-            return cl_err(CLLAMA_E_FORMAT, "metadata %.*s: truncated", (int)kv->key.len, kv->key.ptr);
+            return cl_err(CLLAMA_E_FORMAT, "metadata %.*s: runs past the end of the file", (int)kv->key.len, kv->key.ptr);
         if (type >= CL_GGUF_NTYPES)
             return cl_err(CLLAMA_E_FORMAT, "metadata %.*s: unknown value type %u", (int)kv->key.len,
                           kv->key.ptr, type);
@@ -222,7 +222,7 @@ static int parse(cl_gguf *g) {
                           (unsigned long long)i);
         int nl = (int)t->name.len;
         const char *nm = t->name.ptr;
-        if (rd_u32(&r, &nd)) return cl_err(CLLAMA_E_FORMAT, "tensor %.*s: truncated info", nl, nm);
+        if (rd_u32(&r, &nd)) return cl_err(CLLAMA_E_FORMAT, "tensor %.*s: info runs past the end of the file", nl, nm);
         if (nd == 0 || nd > CL_GGUF_MAX_DIMS)
             return cl_err(CLLAMA_E_FORMAT, "tensor %.*s: %u dimensions (1 to %d allowed)", nl, nm, nd,
                           CL_GGUF_MAX_DIMS);
@@ -231,7 +231,7 @@ static int parse(cl_gguf *g) {
         for (int d = 0; d < CL_GGUF_MAX_DIMS; d++) t->ne[d] = 1;
         for (uint32_t d = 0; d < nd; d++) {
             uint64_t ne;
-            if (rd_u64(&r, &ne)) return cl_err(CLLAMA_E_FORMAT, "tensor %.*s: truncated info", nl, nm);
+            if (rd_u64(&r, &ne)) return cl_err(CLLAMA_E_FORMAT, "tensor %.*s: info runs past the end of the file", nl, nm);
             if (ne == 0 || ne > INT64_MAX || nel > (uint64_t)INT64_MAX / ne)
                 return cl_err(CLLAMA_E_FORMAT, "tensor %.*s: dimension %u = %llu is invalid or overflows",
                               nl, nm, d, (unsigned long long)ne);
@@ -239,7 +239,7 @@ static int parse(cl_gguf *g) {
             nel *= ne;
         }
         if (rd_u32(&r, &type) || rd_u64(&r, &t->offset))
-            return cl_err(CLLAMA_E_FORMAT, "tensor %.*s: truncated info", nl, nm);
+            return cl_err(CLLAMA_E_FORMAT, "tensor %.*s: info runs past the end of the file", nl, nm);
         t->type = (int)type;
         const cl_type_traits *tt = cl_type_info((int)type);
         if (!tt || type >= CL_TYPE_COUNT)
@@ -264,7 +264,7 @@ static int parse(cl_gguf *g) {
     uint64_t pos = g->size - r.left;
     uint64_t data = (pos + g->alignment - 1) / g->alignment * g->alignment;
     if (g->n_tensors && data > g->size)
-        return cl_err(CLLAMA_E_FORMAT, "file truncated before the tensor data");
+        return cl_err(CLLAMA_E_FORMAT, "tensor data starts past the end of the file (truncated?)");
     g->data_offset = data;
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         cl_gguf_tensor *t = &g->tensors[i];

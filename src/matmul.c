@@ -30,8 +30,14 @@ static void quantize_task(void *arg, int ith, int nth) {
     mm_job *j = arg;
     int64_t lo, hi, n_in = j->w->ne[0];
     cl_split(j->n_tok, ith, nth, 1, &lo, &hi);
-    for (int64_t t = lo; t < hi; t++)
-        cl_quantize_row_q8(j->x + t * n_in, (cl_block_q8 *)((char *)j->scratch + t * j->act_stride), n_in);
+    int k_blocks = j->k->act[j->w->type] == CL_ACT_Q8K;
+    for (int64_t t = lo; t < hi; t++) {
+        cl_block_q8 *y = (cl_block_q8 *)((char *)j->scratch + t * j->act_stride);
+        if (k_blocks)
+            cl_quantize_row_q8k(j->x + t * n_in, y, n_in);
+        else
+            cl_quantize_row_q8(j->x + t * n_in, y, n_in);
+    }
 }
 
 static void matmul_task(void *arg, int ith, int nth) {
@@ -57,7 +63,7 @@ static void matmul_task(void *arg, int ith, int nth) {
 
 void cl_matmul(cl_pool *pool, const cl_tensor *w, const float *x, int n_tok, float *y, void *scratch) {
     mm_job j = {w, cl_kernels_get(), x, n_tok, y, scratch, x, (size_t)w->ne[0] * sizeof(float)};
-    if (j.k->act[w->type] == CL_ACT_Q8) {
+    if (j.k->act[w->type] != CL_ACT_F32) {
         j.act = scratch;
         j.act_stride = cl_matmul_scratch(w->ne[0], 1);
         cl_pool_run(pool, quantize_task, &j);

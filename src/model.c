@@ -128,7 +128,7 @@ static int get_tensor(cllama_model *m, const char *name, int64_t ne0, int64_t ne
     if (!tt || !tt->weight || (matrix && !k->dot[t->type]))
         return cl_err(CLLAMA_E_UNSUPPORTED, "tensor %s has type %s, which this engine does not support",
                       name, cl_type_name(t->type));
-    if (matrix && k->act[t->type] == CL_ACT_Q8 && ne0 % CL_QK)
+    if (matrix && k->act[t->type] != CL_ACT_F32 && ne0 % CL_QK)
         return cl_err(CLLAMA_E_UNSUPPORTED, "tensor %s: row length %lld is not a multiple of %d", name,
                       (long long)ne0, CL_QK);
     out->data = t->data;

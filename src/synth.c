@@ -113,7 +113,23 @@ const char *cl_scheme_list(void) {
  * every third layer between (the usual llama.cpp recipe). */
 static int more_bits(int i, int n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
 
-int cl_scheme_tensor_type(const char *scheme, const cl_shape *s, const char *kind, int layer) {
+/* A K-quant needs rows of whole 256-value super-blocks; for other row lengths (SmolLM's
+ * 576, say) the usual recipe falls back to a 32-block type of about the same size:
+ * Q4_K to Q5_0, Q5_K to Q5_1, Q6_K to Q8_0 (as llama.cpp's quantizer does); Q2_K and
+ * Q3_K to Q4_0 (llama.cpp picks IQ4_NL, which this engine does not run). */
+static int fit_row(int type, int64_t ne0) {
+    if (ne0 % CL_QK_K == 0) return type;
+    switch (type) {
+    case CL_TYPE_Q2_K:
+    case CL_TYPE_Q3_K: return CL_TYPE_Q4_0;
+    case CL_TYPE_Q4_K: return CL_TYPE_Q5_0;
+    case CL_TYPE_Q5_K: return CL_TYPE_Q5_1;
+    case CL_TYPE_Q6_K: return CL_TYPE_Q8_0;
+    default: return type;
+    }
+}
+
+static int scheme_type(const char *scheme, const cl_shape *s, const char *kind, int layer) {
     int base = scheme_base(scheme);
     int is_float = base == CL_TYPE_F32 || base == CL_TYPE_F16 || base == CL_TYPE_BF16;
     int n = s->n_layer;
@@ -145,6 +161,10 @@ int cl_scheme_tensor_type(const char *scheme, const cl_shape *s, const char *kin
         else if (!strcmp(scheme, "Q2_K")) t = CL_TYPE_Q3_K;
     }
     return t;
+}
+
+int cl_scheme_tensor_type(const char *scheme, const cl_shape *s, const char *kind, int layer, int64_t ne0) {
+    return fit_row(scheme_type(scheme, s, kind, layer), ne0);
 }
 
 /* The tensors of a llama model: kind, per-layer or not, and shape. */
@@ -190,7 +210,7 @@ void cl_synth_size(const cl_shape *s, const char *scheme, uint64_t *n_params, ui
     *n_params = *bytes = 0;
     for (int i = 0; i < n; i++)
         for (int l = 0; l < (t[i].per_layer ? s->n_layer : 1); l++) {
-            int type = cl_scheme_tensor_type(scheme, s, t[i].kind, l);
+            int type = cl_scheme_tensor_type(scheme, s, t[i].kind, l, t[i].ne0);
             *n_params += (uint64_t)(t[i].ne0 * t[i].ne1);
             *bytes += cl_row_size(type, t[i].ne0) * (uint64_t)t[i].ne1;
         }
@@ -281,13 +301,13 @@ static void fill_task(void *arg, int ith, int nth) {
             if (!vals || !pool) abort(); /* sizes are bounded by the shape table */
         }
         uint64_t st = j->seed ^ mix64((uint64_t)i + 1);
-        int norm = rows == 1;
-        for (int r = 0; r < POOL_ROWS && r < rows; r++) {
+        int norm = rows == 1, filled = rows < POOL_ROWS ? (int)rows : POOL_ROWS;
+        for (int r = 0; r < filled; r++) {
             for (int64_t k = 0; k < ne0; k++) vals[k] = norm ? 1.0f : 0.02f * gauss(&st);
             cl_quantize_row(type, vals, pool + (size_t)r * row, ne0);
         }
         for (int64_t r = 0; r < rows; r++)
-            memcpy(dst + (size_t)r * row, pool + (size_t)(mix64(st + (uint64_t)r) % POOL_ROWS) * row, row);
+            memcpy(dst + (size_t)r * row, pool + (size_t)(mix64(st + (uint64_t)r) % (uint64_t)filled) * row, row);
     }
     free(vals);
     free(pool);
@@ -331,7 +351,7 @@ int cl_synth_build(const cl_shape *s, const char *scheme, int n_threads, uint64_
                 if (pass) snprintf(tn, sizeof tn, "blk.%d.%s.weight", l, t[i].kind);
                 else snprintf(tn, sizeof tn, "%s.weight", t[i].kind);
                 int64_t ne[2] = {t[i].ne0, t[i].ne1};
-                int type = cl_scheme_tensor_type(scheme, s, t[i].kind, l);
+                int type = cl_scheme_tensor_type(scheme, s, t[i].kind, l, t[i].ne0);
                 int idx = cl_gw_tensor(w, tn, type, t[i].ne1 == 1 ? 1 : 2, ne);
                 if (idx < 0) {
                     rc = cl_err(CLLAMA_E_INVALID, "cannot lay out %s as %s", tn, cl_type_name(type));

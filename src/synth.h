@@ -29,9 +29,10 @@ int cl_shape_find(const char *name, cl_shape *out);
 int cl_scheme_check(const char *scheme);
 /* A space-separated list of the schemes (static storage). */
 const char *cl_scheme_list(void);
-/* The weight type of a tensor under `scheme`. kind is the tensor's name without
- * "blk.N." and ".weight" ("attn_q", "ffn_down", "token_embd", "output", ...). */
-int cl_scheme_tensor_type(const char *scheme, const cl_shape *s, const char *kind, int layer);
+/* The weight type of a tensor with rows of ne0 values under `scheme`. kind is the
+ * tensor's name without "blk.N." and ".weight" ("attn_q", "ffn_down", "token_embd",
+ * "output", ...). */
+int cl_scheme_tensor_type(const char *scheme, const cl_shape *s, const char *kind, int layer, int64_t ne0);
 
 /* The hyperparameters a model of this shape loads with. */
 void cl_shape_hparams(const cl_shape *s, cl_hparams *hp);

@@ -25,6 +25,16 @@ int cl_vocab_is_eog(const cl_vocab *v, int32_t id);
 /* One line per fact (model kind, pre-tokenizer, size, special ids) for `cllama info`. */
 void cl_vocab_print(const cl_vocab *v, FILE *f);
 
+/* The token's text as stored in the vocabulary (not decoded; not NUL-terminated), NULL
+ * for a bad id. */
+const char *cl_vocab_token_text(const cl_vocab *v, int32_t id, int *len);
+/* tokenizer.ggml.token_type of the token (1 normal, 2 unknown, 3 control, 4 user-defined,
+ * 5 unused, 6 byte; 0 undefined), -1 for a bad id. */
+int cl_vocab_token_type(const cl_vocab *v, int32_t id);
+/* Re-selects the pre-tokenizer of a gpt2 vocabulary by tokenizer.ggml.pre name (for
+ * tests and experiments). CLLAMA_E_UNSUPPORTED for an unknown name or a llama vocabulary. */
+int cl_vocab_set_pre(cl_vocab *v, const char *pre);
+
 /* Contract as cllama_tokenize (include/cllama.h); flags are CLLAMA_TOKENIZE_*. */
 int cl_vocab_tokenize(const cl_vocab *v, const char *text, size_t len, int flags, int32_t *ids,
                       int cap);

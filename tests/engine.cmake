@@ -1,5 +1,4 @@
 # Engine correctness against the reference engine's logits (testdata/golden).
-pkg_check_modules(CJSON REQUIRED IMPORTED_TARGET libcjson)
 
 set(GOLDEN_MODELS
   "stories260K-f32:0.02"

@@ -98,10 +98,11 @@ int main(int argc, char **argv) {
     const char *miss_msg[] = {"missing tensor blk.1.ffn_down.weight", NULL};
     expect("missing-tensor", copy, len, CLLAMA_E_FORMAT, miss_msg);
 
-    /* Shape that disagrees with the metadata: patch n_embd. */
+    /* Shape that disagrees with the metadata: patch n_ff (the rest of the metadata stays
+     * self-consistent, so only the tensor shapes can catch it). */
     memcpy(copy, buf, len);
-    const cl_gguf_kv *kv = cl_gguf_find(g, "llama.embedding_length");
-    uint32_t e = 128;
+    const cl_gguf_kv *kv = cl_gguf_find(g, "llama.feed_forward_length");
+    uint32_t e = 512;
     memcpy(copy + ((const unsigned char *)kv->data - buf), &e, 4);
     const char *shape_msg[] = {"shape", NULL};
     expect("shape-mismatch", copy, len, CLLAMA_E_FORMAT, shape_msg);

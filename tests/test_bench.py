@@ -94,17 +94,20 @@ else:
     check(int(f["llama.embedding_length"].parts[-1][0]) == 576 and int(f["llama.block_count"].parts[-1][0]) == 30,
           "gguf reader: metadata shape")
     check(len(t) == 2 + 30 * 9 and "output.weight" not in t, "gguf reader: 272 tensors, no output.weight (tied)")
-    check(list(t["token_embd.weight"].shape) == [576, 49152] and t["token_embd.weight"].tensor_type.name == "Q6_K",
-          "token_embd [576, 49152] Q6_K (tied output gets Q6_K)")
+    # Rows of 576 values are not whole 256-value super-blocks: as in llama.cpp's
+    # quantizer, Q6_K falls back to Q8_0 and Q4_K to Q5_0 there; ffn_down (rows of
+    # n_ff = 1536) keeps the K-quants.
+    check(list(t["token_embd.weight"].shape) == [576, 49152] and t["token_embd.weight"].tensor_type.name == "Q8_0",
+          "token_embd [576, 49152] Q8_0 (tied output gets Q6_K, which falls back to Q8_0)")
     # Q4_K_M: attn_v / ffn_down get Q6_K in layers i < n/8, i >= 7n/8, (i - n/8) % 3 == 2.
     n = 30
     for i in range(n):
         more = i < n // 8 or i >= 7 * n // 8 or (i - n // 8) % 3 == 2
-        want = "Q6_K" if more else "Q4_K"
-        ok = t[f"blk.{i}.attn_v.weight"].tensor_type.name == want and t[f"blk.{i}.ffn_down.weight"].tensor_type.name == want
+        want_v, want_down = ("Q8_0", "Q6_K") if more else ("Q5_0", "Q4_K")
+        ok = t[f"blk.{i}.attn_v.weight"].tensor_type.name == want_v and t[f"blk.{i}.ffn_down.weight"].tensor_type.name == want_down
         if not ok:
-            check(False, f"layer {i}: attn_v/ffn_down should be {want}")
-    check(all(t[f"blk.{i}.attn_q.weight"].tensor_type.name == "Q4_K" for i in range(n)), "attn_q Q4_K in every layer")
+            check(False, f"layer {i}: attn_v should be {want_v}, ffn_down {want_down}")
+    check(all(t[f"blk.{i}.attn_q.weight"].tensor_type.name == "Q5_0" for i in range(n)), "attn_q Q5_0 in every layer")
     check(list(t["blk.0.attn_k.weight"].shape) == [576, 192] and list(t["blk.0.ffn_down.weight"].shape) == [1536, 576],
           "GQA and FFN shapes")
     w = gguf.quants.dequantize(t["blk.3.ffn_gate.weight"].data, t["blk.3.ffn_gate.weight"].tensor_type)

@@ -241,7 +241,7 @@ int main(int argc, char **argv) {
     expect_bytes("kv-count-overflow", &x, CLLAMA_E_FORMAT, "metadata count");
     header(&x, 3, 0, 1);
     u64(&x, 1ull << 40);
-    put(&x, "key", 3);
+    put(&x, "key bytes, fewer than claimed", 29);
     expect_bytes("key-length-past-end", &x, CLLAMA_E_FORMAT, "key runs past");
     header(&x, 3, 0, 1);
     str(&x, "general.name");

@@ -13,7 +13,12 @@
 
 #include "quant/quant.h"
 
-enum cl_act { CL_ACT_F32 = 0, CL_ACT_Q8 = 1 };
+/* How a weight type wants its activations:
+ * F32  plain floats;
+ * Q8   cl_block_q8 rows, one scale per 32 values (the reference's Q8_0 / Q8_1);
+ * Q8K  cl_block_q8 rows whose 8 blocks of each 256 share one scale, rounded exactly
+ *      as the reference's Q8_K, so K-quant results track the reference's rounding. */
+enum cl_act { CL_ACT_F32 = 0, CL_ACT_Q8 = 1, CL_ACT_Q8K = 2 };
 
 /* Dot products of one weight row `w` (n values) with `nt` activation rows starting at
  * `a`, `a_stride` bytes apart; out[t] = w . a_t. Computing several activation rows per

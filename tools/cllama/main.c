@@ -18,6 +18,7 @@ static const command commands[] = {
     {"tokenize", cmd_tokenize, "print the tokens of a text"},
     {"bench", cmd_bench, "prompt-processing and generation tokens/s (files or synthetic models)"},
     {"synth", cmd_synth, "write a synthetic model of a real shape as GGUF"},
+    {"limits", cmd_limits, "predict speed and memory fit on a device, and the limit that binds"},
 };
 
 static void usage(FILE *f) {
@@ -28,7 +29,9 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        usage(stderr);
+        fprintf(stderr, "cllama: no command given (commands:");
+        for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) fprintf(stderr, " %s", commands[i].name);
+        fprintf(stderr, "; see 'cllama -h')\n");
         return EXIT_USAGE;
     }
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {

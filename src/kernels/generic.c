@@ -1,0 +1,340 @@
+/* Scalar reference dot kernels for every weight type, and the run-time choice of a
+ * kernel set.
+ *
+ * Quantized weights meet cl_block_q8 activations block by block: each 32-value
+ * activation block has its own scale d and scaled sum s, so every weight (sub-)block
+ * contributes  w_scale * a.d * sum(q_w * q_a)  (integer dot), and the types with a
+ * min/offset add  w_min * a.s . Each weight block is decoded once per call, into small
+ * int8 arrays, and applied to all nt activation rows. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+#define ACT(a, t, stride) ((const cl_block_q8 *)((const char *)(a) + (size_t)(t) * (stride)))
+
+static inline int idot(const int8_t *q, const int8_t *a, int n) {
+    int s = 0;
+    for (int i = 0; i < n; i++) s += q[i] * a[i];
+    return s;
+}
+
+static inline int isum(const int8_t *a, int n) {
+    int s = 0;
+    for (int i = 0; i < n; i++) s += a[i];
+    return s;
+}
+
+/* ---- float weights, float activations; n need not be a multiple of anything ---- */
+
+static void dot_f32(int64_t n, const void *w, const void *a, size_t stride, int nt, float *out) {
+    const float *x = w;
+    for (int t = 0; t < nt; t++) {
+        const float *y = (const float *)((const char *)a + (size_t)t * stride);
+        float s = 0;
+        for (int64_t i = 0; i < n; i++) s += x[i] * y[i];
+        out[t] = s;
+    }
+}
+
+static void dot_f16(int64_t n, const void *w, const void *a, size_t stride, int nt, float *out) {
+    const cl_f16 *x = w;
+    for (int t = 0; t < nt; t++) {
+        const float *y = (const float *)((const char *)a + (size_t)t * stride);
+        float s = 0;
+        for (int64_t i = 0; i < n; i++) s += cl_f16_to_f32(x[i]) * y[i];
+        out[t] = s;
+    }
+}
+
+static void dot_bf16(int64_t n, const void *w, const void *a, size_t stride, int nt, float *out) {
+    const cl_bf16 *x = w;
+    for (int t = 0; t < nt; t++) {
+        const float *y = (const float *)((const char *)a + (size_t)t * stride);
+        float s = 0;
+        for (int64_t i = 0; i < n; i++) s += cl_bf16_to_f32(x[i]) * y[i];
+        out[t] = s;
+    }
+}
+
+/* ---- legacy 32-value blocks ---- */
+
+/* Low nibbles are values 0..15, high nibbles 16..31; `off` is subtracted. */
+static inline void unpack_nibbles(const uint8_t *qs, int off, int8_t *q) {
+    for (int j = 0; j < 16; j++) {
+        q[j] = (int8_t)((qs[j] & 0xF) - off);
+        q[j + 16] = (int8_t)((qs[j] >> 4) - off);
+    }
+}
+
+static inline void unpack_q5(const uint8_t *qs, const uint8_t *qhp, int off, int8_t *q) {
+    uint32_t qh = cl_rd32(qhp);
+    for (int j = 0; j < 16; j++) {
+        q[j] = (int8_t)(((qs[j] & 0xF) | ((qh >> j) & 1) << 4) - off);
+        q[j + 16] = (int8_t)(((qs[j] >> 4) | ((qh >> (j + 16)) & 1) << 4) - off);
+    }
+}
+
+static void dot_q4_0(int64_t n, const void *w, const void *a, size_t stride, int nt, float *out) {
+    const cl_block_q4_0 *x = w;
+    for (int t = 0; t < nt; t++) out[t] = 0;
+    for (int64_t i = 0; i < n / CL_QK; i++) {
+        int8_t q[CL_QK];
+        unpack_nibbles(x[i].qs, 8, q);
+        float d = cl_f16_to_f32(cl_rd16(&x[i].d));
+        for (int t = 0; t < nt; t++) {
+            const cl_block_q8 *y = ACT(a, t, stride) + i;
+            out[t] += d * y->d * (float)idot(q, y->qs, CL_QK);
+        }
+    }
+}
+
+static void dot_q4_1(int64_t n, const void *w, const void *a, size_t stride, int nt, float *out) {
+    const cl_block_q4_1 *x = w;
+    for (int t = 0; t < nt; t++) out[t] = 0;
+    for (int64_t i = 0; i < n / CL_QK; i++) {
+        int8_t q[CL_QK];
+        unpack_nibbles(x[i].qs, 0, q);
+        float d = cl_f16_to_f32(cl_rd16(&x[i].d)), m = cl_f16_to_f32(cl_rd16(&x[i].m));
+        for (int t = 0; t < nt; t++) {
+            const cl_block_q8 *y = ACT(a, t, stride) + i;
+            out[t] += d * y->d * (float)idot(q, y->qs, CL_QK) + m * y->s;
+        }
+    }
+}
+
+static void dot_q5_0(int64_t n, const void *w, const void *a, size_t stride, int nt, float *out) {
+    const cl_block_q5_0 *x = w;
+    for (int t = 0; t < nt; t++) out[t] = 0;
+    for (int64_t i = 0; i < n / CL_QK; i++) {
+        int8_t q[CL_QK];
+        unpack_q5(x[i].qs, x[i].qh, 16, q);
+        float d = cl_f16_to_f32(cl_rd16(&x[i].d));
+        for (int t = 0; t < nt; t++) {
+            const cl_block_q8 *y = ACT(a, t, stride) + i;
+            out[t] += d * y->d * (float)idot(q, y->qs, CL_QK);
+        }
+    }
+}
+
+static void dot_q5_1(int64_t n, const void *w, const void *a, size_t stride, int nt, float *out) {
+    const cl_block_q5_1 *x = w;
+    for (int t = 0; t < nt; t++) out[t] = 0;
+    for (int64_t i = 0; i < n / CL_QK; i++) {
+        int8_t q[CL_QK];
+        unpack_q5(x[i].qs, x[i].qh, 0, q);
+        float d = cl_f16_to_f32(cl_rd16(&x[i].d)), m = cl_f16_to_f32(cl_rd16(&x[i].m));
+        for (int t = 0; t < nt; t++) {
+            const cl_block_q8 *y = ACT(a, t, stride) + i;
+            out[t] += d * y->d * (float)idot(q, y->qs, CL_QK) + m * y->s;
+        }
+    }
+}
+
+static void dot_q8_0(int64_t n, const void *w, const void *a, size_t stride, int nt, float *out) {
+    const cl_block_q8_0 *x = w;
+    for (int t = 0; t < nt; t++) out[t] = 0;
+    for (int64_t i = 0; i < n / CL_QK; i++) {
+        float d = cl_f16_to_f32(cl_rd16(&x[i].d));
+        for (int t = 0; t < nt; t++) {
+            const cl_block_q8 *y = ACT(a, t, stride) + i;
+            out[t] += d * y->d * (float)idot(x[i].qs, y->qs, CL_QK);
+        }
+    }
+}
+
+/* ---- K-quants: super-block i covers activation blocks 8i..8i+7 ---- */
+
+static void dot_q2_K(int64_t n, const void *w, const void *a, size_t stride, int nt, float *out) {
+    const cl_block_q2_K *x = w;
+    for (int t = 0; t < nt; t++) out[t] = 0;
+    for (int64_t i = 0; i < n / CL_QK_K; i++) {
+        int8_t q[CL_QK_K];
+        for (int v = 0; v < CL_QK_K; v++) q[v] = (int8_t)((x[i].qs[32 * (v / 128) + v % 32] >> (2 * ((v / 32) % 4))) & 3);
+        float d = cl_f16_to_f32(cl_rd16(&x[i].d)), dmin = cl_f16_to_f32(cl_rd16(&x[i].dmin));
+        for (int t = 0; t < nt; t++) {
+            const cl_block_q8 *y = ACT(a, t, stride) + 8 * i;
+            float acc = 0;
+            for (int b = 0; b < 8; b++) {
+                /* Two 16-value sub-blocks per activation block; the min needs the
+                 * activation sum of each half. */
+                uint8_t s0 = x[i].scales[2 * b], s1 = x[i].scales[2 * b + 1];
+                int qd = (s0 & 0xF) * idot(q + 32 * b, y[b].qs, 16) + (s1 & 0xF) * idot(q + 32 * b + 16, y[b].qs + 16, 16);
+                int md = (s0 >> 4) * isum(y[b].qs, 16) + (s1 >> 4) * isum(y[b].qs + 16, 16);
+                acc += y[b].d * (d * (float)qd - dmin * (float)md);
+            }
+            out[t] += acc;
+        }
+    }
+}
+
+static void dot_q3_K(int64_t n, const void *w, const void *a, size_t stride, int nt, float *out) {
+    const cl_block_q3_K *x = w;
+    for (int t = 0; t < nt; t++) out[t] = 0;
+    for (int64_t i = 0; i < n / CL_QK_K; i++) {
+        int8_t q[CL_QK_K], sc[16];
+        for (int v = 0; v < CL_QK_K; v++) {
+            int nn = v / 128, j = (v / 32) % 4, l = v % 32;
+            int lo = (x[i].qs[32 * nn + l] >> (2 * j)) & 3;
+            int hi = (x[i].hmask[l] >> (4 * nn + j)) & 1;
+            q[v] = (int8_t)(lo - (hi ? 0 : 4));
+        }
+        cl_q3k_scales(x[i].scales, sc);
+        float d = cl_f16_to_f32(cl_rd16(&x[i].d));
+        for (int t = 0; t < nt; t++) {
+            const cl_block_q8 *y = ACT(a, t, stride) + 8 * i;
+            float acc = 0;
+            for (int b = 0; b < 8; b++) {
+                int qd = sc[2 * b] * idot(q + 32 * b, y[b].qs, 16) + sc[2 * b + 1] * idot(q + 32 * b + 16, y[b].qs + 16, 16);
+                acc += y[b].d * (float)qd;
+            }
+            out[t] += d * acc;
+        }
+    }
+}
+
+/* Q4_K and Q5_K share everything but the decoding of q (0..15 or 0..31). */
+static void dot_k4_common(const int8_t *q, const uint8_t *scales, float d, float dmin, const void *a, size_t stride,
+                          int64_t ab, int nt, float *out) {
+    uint8_t sc[8], m[8];
+    for (int b = 0; b < 8; b++) cl_k4_scale_min(b, scales, &sc[b], &m[b]);
+    for (int t = 0; t < nt; t++) {
+        const cl_block_q8 *y = ACT(a, t, stride) + ab;
+        float acc = 0, macc = 0;
+        for (int b = 0; b < 8; b++) {
+            acc += y[b].d * (float)(sc[b] * idot(q + 32 * b, y[b].qs, 32));
+            macc += (float)m[b] * y[b].s;
+        }
+        out[t] += d * acc - dmin * macc;
+    }
+}
+
+static void dot_q4_K(int64_t n, const void *w, const void *a, size_t stride, int nt, float *out) {
+    const cl_block_q4_K *x = w;
+    for (int t = 0; t < nt; t++) out[t] = 0;
+    for (int64_t i = 0; i < n / CL_QK_K; i++) {
+        int8_t q[CL_QK_K];
+        for (int c = 0; c < 4; c++)
+            for (int l = 0; l < 32; l++) {
+                q[64 * c + l] = (int8_t)(x[i].qs[32 * c + l] & 0xF);
+                q[64 * c + 32 + l] = (int8_t)(x[i].qs[32 * c + l] >> 4);
+            }
+        dot_k4_common(q, x[i].scales, cl_f16_to_f32(cl_rd16(&x[i].d)), cl_f16_to_f32(cl_rd16(&x[i].dmin)), a, stride,
+                      8 * i, nt, out);
+    }
+}
+
+static void dot_q5_K(int64_t n, const void *w, const void *a, size_t stride, int nt, float *out) {
+    const cl_block_q5_K *x = w;
+    for (int t = 0; t < nt; t++) out[t] = 0;
+    for (int64_t i = 0; i < n / CL_QK_K; i++) {
+        int8_t q[CL_QK_K];
+        for (int c = 0; c < 4; c++)
+            for (int l = 0; l < 32; l++) {
+                uint8_t h = x[i].qh[l];
+                q[64 * c + l] = (int8_t)((x[i].qs[32 * c + l] & 0xF) | ((h >> (2 * c)) & 1) << 4);
+                q[64 * c + 32 + l] = (int8_t)((x[i].qs[32 * c + l] >> 4) | ((h >> (2 * c + 1)) & 1) << 4);
+            }
+        dot_k4_common(q, x[i].scales, cl_f16_to_f32(cl_rd16(&x[i].d)), cl_f16_to_f32(cl_rd16(&x[i].dmin)), a, stride,
+                      8 * i, nt, out);
+    }
+}
+
+static void dot_q6_K(int64_t n, const void *w, const void *a, size_t stride, int nt, float *out) {
+    const cl_block_q6_K *x = w;
+    for (int t = 0; t < nt; t++) out[t] = 0;
+    for (int64_t i = 0; i < n / CL_QK_K; i++) {
+        int8_t q[CL_QK_K];
+        for (int v = 0; v < CL_QK_K; v++) {
+            int nn = v / 128, j = (v / 32) % 4, l = v % 32;
+            int lo = (x[i].ql[64 * nn + 32 * (j & 1) + l] >> (4 * (j >> 1))) & 0xF;
+            int hi = (x[i].qh[32 * nn + l] >> (2 * j)) & 3;
+            q[v] = (int8_t)((lo | hi << 4) - 32);
+        }
+        const int8_t *sc = x[i].scales;
+        float d = cl_f16_to_f32(cl_rd16(&x[i].d));
+        for (int t = 0; t < nt; t++) {
+            const cl_block_q8 *y = ACT(a, t, stride) + 8 * i;
+            float acc = 0;
+            for (int b = 0; b < 8; b++) {
+                int qd = sc[2 * b] * idot(q + 32 * b, y[b].qs, 16) + sc[2 * b + 1] * idot(q + 32 * b + 16, y[b].qs + 16, 16);
+                acc += y[b].d * (float)qd;
+            }
+            out[t] += d * acc;
+        }
+    }
+}
+
+static const cl_kernels generic = {
+    .isa = "generic",
+    .dot =
+        {
+            [CL_TYPE_F32] = dot_f32,
+            [CL_TYPE_F16] = dot_f16,
+            [CL_TYPE_BF16] = dot_bf16,
+            [CL_TYPE_Q4_0] = dot_q4_0,
+            [CL_TYPE_Q4_1] = dot_q4_1,
+            [CL_TYPE_Q5_0] = dot_q5_0,
+            [CL_TYPE_Q5_1] = dot_q5_1,
+            [CL_TYPE_Q8_0] = dot_q8_0,
+            [CL_TYPE_Q2_K] = dot_q2_K,
+            [CL_TYPE_Q3_K] = dot_q3_K,
+            [CL_TYPE_Q4_K] = dot_q4_K,
+            [CL_TYPE_Q5_K] = dot_q5_K,
+            [CL_TYPE_Q6_K] = dot_q6_K,
+        },
+    .act =
+        {
+            [CL_TYPE_Q4_0] = CL_ACT_Q8,
+            [CL_TYPE_Q4_1] = CL_ACT_Q8,
+            [CL_TYPE_Q5_0] = CL_ACT_Q8,
+            [CL_TYPE_Q5_1] = CL_ACT_Q8,
+            [CL_TYPE_Q8_0] = CL_ACT_Q8,
+            [CL_TYPE_Q2_K] = CL_ACT_Q8K,
+            [CL_TYPE_Q3_K] = CL_ACT_Q8K,
+            [CL_TYPE_Q4_K] = CL_ACT_Q8K,
+            [CL_TYPE_Q5_K] = CL_ACT_Q8K,
+            [CL_TYPE_Q6_K] = CL_ACT_Q8K,
+        },
+};
+
+const cl_kernels *cl_kernels_generic(void) { return &generic; }
+
+/* Sets whose source file is not part of this build (CMake compiles an ISA file only on
+ * its architecture and only if it exists). */
+#if !(defined(__x86_64__) && __has_include("x86_avx2.c"))
+const cl_kernels *cl_kernels_avx2(void) { return NULL; }
+#endif
+#if !(defined(__x86_64__) && __has_include("x86_avx512.c"))
+const cl_kernels *cl_kernels_avx512(void) { return NULL; }
+#endif
+#if !(defined(__aarch64__) && __has_include("arm.c"))
+const cl_kernels *cl_kernels_neon(void) { return NULL; }
+#endif
+
+static const cl_kernels *chosen;
+
+static void choose(void) {
+    const char *want = getenv("CLLAMA_ISA");
+    const cl_kernels *k = NULL;
+    if (want && *want) {
+        if (!strcmp(want, "avx512")) k = cl_kernels_avx512();
+        else if (!strcmp(want, "avx2")) k = cl_kernels_avx2();
+        else if (!strcmp(want, "neon")) k = cl_kernels_neon();
+        else if (!strcmp(want, "generic")) k = cl_kernels_generic();
+        if (!k) fprintf(stderr, "cllama: CLLAMA_ISA=%s is not available here; choosing automatically\n", want);
+    }
+    if (!k) k = cl_kernels_avx512();
+    if (!k) k = cl_kernels_avx2();
+    if (!k) k = cl_kernels_neon();
+    if (!k) k = cl_kernels_generic();
+    chosen = k;
+}
+
+const cl_kernels *cl_kernels_get(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, choose);
+    return chosen;
+}

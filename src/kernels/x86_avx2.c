@@ -1,0 +1,424 @@
+/* AVX2 (+FMA, F16C) dot kernels: the set of generic.c, vectorized.
+ *
+ * Every kernel walks the weight row once per tile of up to 4 activation rows: a weight
+ * block is loaded and unpacked into registers, then multiplied with the matching
+ * activation block of each row of the tile. Integer products use maddubs (u8 x s8 ->
+ * pairwise int16 sums), so weights are unpacked to unsigned bytes and the offset of
+ * the symmetric types is removed with the activation sum a.s, or, for 16-value
+ * sub-blocks with their own scales, with the sign trick (|q| x sign(a, q)).
+ *
+ * x86_avx512.c includes this file with CL_X86_VNNI defined: the u8 x s8 products then
+ * use vpdpbusd (one instruction instead of maddubs + madd) and the table is exported
+ * as cl_kernels_avx512(). */
+#include <immintrin.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+#ifndef CL_X86_VNNI
+#define CL_X86_NAME "avx2"
+#define CL_X86_EXPORT cl_kernels_avx2
+#endif
+
+#define ACT(a, t, stride) ((const cl_block_q8 *)((const char *)(a) + (size_t)(t) * (stride)))
+#define INLINE static inline __attribute__((always_inline))
+/* Tile loops (rows, sub-blocks) have compile-time trip counts; unrolled, their
+ * accumulators stay in registers (-O2 alone keeps them in memory). */
+#define UNROLL _Pragma("GCC unroll 8")
+
+INLINE float hsum(__m256 v) {
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_movehdup_ps(x));
+    return _mm_cvtss_f32(x);
+}
+
+INLINE float f16(const void *p) { return _cvtsh_ss(cl_rd16(p)); }
+
+INLINE __m256i loadu(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
+/* Eight int32 sums of four u8 x s8 products each (lanes 0..3: bytes 0..15). maddubs
+ * saturates int16 only past 2 * 255 * 127; our unsigned operands stay <= 63 (or are
+ * |int8| <= 128 against activations bounded by 127). */
+INLINE __m256i mul_sum_u8s8(__m256i u, __m256i s) {
+#ifdef CL_X86_VNNI
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+#else
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+#endif
+}
+
+/* 16 bytes of nibbles -> 32 bytes 0..15: low nibbles first, then high nibbles. */
+INLINE __m256i unpack_nibbles(const uint8_t *qs) {
+    __m128i x = _mm_loadu_si128((const __m128i *)qs);
+    __m256i v = _mm256_set_m128i(_mm_srli_epi16(x, 4), x);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x0F));
+}
+
+/* Bit j of the 32-bit little-endian word at p -> byte j = 0x10 if set, else 0. */
+INLINE __m256i bits_to_0x10(const uint8_t *p) {
+    __m256i v = _mm256_set1_epi32((int)cl_rd32(p));
+    /* byte j <- byte j/8 of the word, then test bit j%8 */
+    v = _mm256_shuffle_epi8(v, _mm256_setr_epi64x(0, 0x0101010101010101LL, 0x0202020202020202LL, 0x0303030303030303LL));
+    v = _mm256_or_si256(v, _mm256_set1_epi64x(0x7FBFDFEFF7FBFDFELL));
+    v = _mm256_cmpeq_epi8(v, _mm256_set1_epi64x(-1));
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
+}
+
+/* ---- float weights; any n ---- */
+
+/* Weights i..i+7 as floats. */
+#define LOAD_F32(p, i) _mm256_loadu_ps((const float *)(p) + (i))
+#define LOAD_F16(p, i) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const cl_f16 *)(p) + (i))))
+#define LOAD_BF16(p, i) \
+    _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)((const cl_bf16 *)(p) + (i)))), 16))
+
+#define FLOAT_TILE(NAME, LOAD, SCALAR)                                                                              \
+    INLINE void NAME##_tile(int64_t n, const void *w, const void *a, size_t stride, const int R, float *out) {     \
+        const float *y[4];                                                                                          \
+        __m256 acc0[4], acc1[4];                                                                                    \
+        UNROLL for (int r = 0; r < R; r++) {                                                                               \
+            y[r] = (const float *)((const char *)a + (size_t)r * stride);                                          \
+            acc0[r] = acc1[r] = _mm256_setzero_ps();                                                                \
+        }                                                                                                           \
+        int64_t i = 0;                                                                                              \
+        for (; i + 16 <= n; i += 16) {                                                                              \
+            __m256 w0 = LOAD(w, i), w1 = LOAD(w, i + 8);                                                            \
+            UNROLL for (int r = 0; r < R; r++) {                                                                           \
+                acc0[r] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(y[r] + i), acc0[r]);                                  \
+                acc1[r] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(y[r] + i + 8), acc1[r]);                              \
+            }                                                                                                       \
+        }                                                                                                           \
+        for (; i + 8 <= n; i += 8) {                                                                                \
+            __m256 w0 = LOAD(w, i);                                                                                 \
+            UNROLL for (int r = 0; r < R; r++) acc0[r] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(y[r] + i), acc0[r]);         \
+        }                                                                                                           \
+        UNROLL for (int r = 0; r < R; r++) {                                                                               \
+            float s = hsum(_mm256_add_ps(acc0[r], acc1[r]));                                                        \
+            for (int64_t k = i; k < n; k++) s += SCALAR(w, k) * y[r][k];                                            \
+            out[r] = s;                                                                                             \
+        }                                                                                                           \
+    }
+
+#define SCALAR_F32(p, k) (((const float *)(p))[k])
+#define SCALAR_F16(p, k) _cvtsh_ss(((const cl_f16 *)(p))[k])
+#define SCALAR_BF16(p, k) cl_bf16_to_f32(((const cl_bf16 *)(p))[k])
+
+FLOAT_TILE(f32, LOAD_F32, SCALAR_F32)
+FLOAT_TILE(f16, LOAD_F16, SCALAR_F16)
+FLOAT_TILE(bf16, LOAD_BF16, SCALAR_BF16)
+
+/* The exported kernel: tiles of 4 rows, then the remainder with a tile of its size, each
+ * tile size a compile-time constant so the accumulators stay in registers. */
+#define DOT_FN(NAME)                                                                                       \
+    static void dot_##NAME(int64_t n, const void *w, const void *a, size_t stride, int nt, float *out) {   \
+        int t = 0;                                                                                         \
+        for (; t + 4 <= nt; t += 4) NAME##_tile(n, w, (const char *)a + (size_t)t * stride, stride, 4, out + t); \
+        const void *at = (const char *)a + (size_t)t * stride;                                             \
+        switch (nt - t) {                                                                                  \
+        case 3: NAME##_tile(n, w, at, stride, 3, out + t); break;                                          \
+        case 2: NAME##_tile(n, w, at, stride, 2, out + t); break;                                          \
+        case 1: NAME##_tile(n, w, at, stride, 1, out + t); break;                                          \
+        default: break;                                                                                    \
+        }                                                                                                  \
+    }
+
+DOT_FN(f32)
+DOT_FN(f16)
+DOT_FN(bf16)
+
+/* ---- legacy 32-value blocks: acc += cvt(int dot) * (d_w * d_a); mins via a.s ----
+ * Blocks alternate between two accumulator sets so consecutive blocks' FMAs do not
+ * wait on each other (with one activation row the FMA latency would bound the loop). */
+
+/* One block of weights applied to R rows: q unsigned bytes (or |q| with sgn the signs),
+ * d its scale, o the weight of a.s (if o_used). */
+INLINE void legacy_rows(__m256i q, __m256i sgn, int use_sign, float d, const int o_used, float o, const void *a, size_t stride,
+                        int64_t i, const int R, __m256 *acc, float *off) {
+    __m256 dv = _mm256_set1_ps(d);
+    UNROLL for (int r = 0; r < R; r++) {
+        const cl_block_q8 *y = ACT(a, r, stride) + i;
+        __m256i av = loadu(y->qs);
+        if (use_sign) av = _mm256_sign_epi8(av, sgn);
+        __m256i p = mul_sum_u8s8(q, av);
+        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(dv, _mm256_broadcast_ss(&y->d)), acc[r]);
+        if (o_used) off[r] += o * y->s;
+    }
+}
+
+#define LEGACY_TILE(NAME, BT, STEP, OFFSET)                                                              \
+    INLINE void NAME##_tile(int64_t n, const void *w, const void *a, size_t stride, const int R, float *out) { \
+        const BT *x = w;                                                                                  \
+        __m256 acc0[4], acc1[4];                                                                          \
+        float off0[4] = {0}, off1[4] = {0};                                                               \
+        UNROLL for (int r = 0; r < R; r++) acc0[r] = acc1[r] = _mm256_setzero_ps();                              \
+        int64_t nb = n / CL_QK, i = 0;                                                                    \
+        for (; i + 1 < nb; i += 2) {                                                                      \
+            STEP(x, i, acc0, off0);                                                                       \
+            STEP(x, i + 1, acc1, off1);                                                                   \
+        }                                                                                                 \
+        if (i < nb) STEP(x, i, acc0, off0);                                                               \
+        UNROLL for (int r = 0; r < R; r++) out[r] = hsum(_mm256_add_ps(acc0[r], acc1[r])) + OFFSET * (off0[r] + off1[r]); \
+    }
+
+/* (q - 8) . a = q . a - 8 sum(a): the offset rides on a.s */
+#define STEP_Q4_0(x, i, acc, off) \
+    legacy_rows(unpack_nibbles(x[i].qs), _mm256_setzero_si256(), 0, f16(&x[i].d), 1, f16(&x[i].d), a, stride, i, R, acc, off)
+#define STEP_Q4_1(x, i, acc, off) \
+    legacy_rows(unpack_nibbles(x[i].qs), _mm256_setzero_si256(), 0, f16(&x[i].d), 1, f16(&x[i].m), a, stride, i, R, acc, off)
+#define STEP_Q5_0(x, i, acc, off)                                                                          \
+    legacy_rows(_mm256_or_si256(unpack_nibbles(x[i].qs), bits_to_0x10(x[i].qh)), _mm256_setzero_si256(), 0, f16(&x[i].d), 1, f16(&x[i].d), \
+                a, stride, i, R, acc, off)
+#define STEP_Q5_1(x, i, acc, off)                                                                          \
+    legacy_rows(_mm256_or_si256(unpack_nibbles(x[i].qs), bits_to_0x10(x[i].qh)), _mm256_setzero_si256(), 0, f16(&x[i].d), 1, f16(&x[i].m), \
+                a, stride, i, R, acc, off)
+/* signed weights: |q| x sign(a, q); abs(-128) = 0x80 is 128 as unsigned, still exact */
+#define STEP_Q8_0(x, i, acc, off)                                                                           \
+    do {                                                                                                    \
+        __m256i qq = loadu(x[i].qs);                                                                        \
+        legacy_rows(_mm256_abs_epi8(qq), qq, 1, f16(&x[i].d), 0, 0.0f, a, stride, i, R, acc, off);             \
+    } while (0)
+
+LEGACY_TILE(q4_0, cl_block_q4_0, STEP_Q4_0, -8.0f)
+LEGACY_TILE(q4_1, cl_block_q4_1, STEP_Q4_1, 1.0f)
+LEGACY_TILE(q5_0, cl_block_q5_0, STEP_Q5_0, -16.0f)
+LEGACY_TILE(q5_1, cl_block_q5_1, STEP_Q5_1, 1.0f)
+LEGACY_TILE(q8_0, cl_block_q8_0, STEP_Q8_0, 0.0f)
+
+DOT_FN(q4_0)
+DOT_FN(q4_1)
+DOT_FN(q5_0)
+DOT_FN(q5_1)
+DOT_FN(q8_0)
+
+/* ---- K-quants: super-block i meets activation blocks 8i..8i+7 ---- */
+
+/* Q4_K/Q5_K scales and mins (see cl_k4_scale_min), eight of each. */
+INLINE void k4_scales(const uint8_t *s, uint8_t *sc, uint8_t *m) {
+    uint32_t u0 = cl_rd32(s), u1 = cl_rd32(s + 4), u2 = cl_rd32(s + 8);
+    uint32_t v[4] = {u0 & 0x3F3F3F3Fu, ((u2 & 0x0F0F0F0Fu) | ((u0 >> 6) & 0x03030303u) << 4), u1 & 0x3F3F3F3Fu,
+                     (((u2 >> 4) & 0x0F0F0F0Fu) | ((u1 >> 6) & 0x03030303u) << 4)};
+    memcpy(sc, v, 8);
+    memcpy(m, v + 2, 8);
+}
+
+/* Shared by Q4_K and Q5_K: q holds the 8 sub-blocks' values (bytes 0..31 each). */
+#define K4_TILE_BODY(UNPACK)                                                                        \
+    __m256 acc0[4], acc1[4], offv[4];                                                                \
+    UNROLL for (int r = 0; r < R; r++) acc0[r] = acc1[r] = offv[r] = _mm256_setzero_ps();                   \
+    for (int64_t i = 0; i < n / CL_QK_K; i++) {                                                      \
+        uint8_t sc[8], m[8];                                                                         \
+        k4_scales(x[i].scales, sc, m);                                                               \
+        float d = f16(&x[i].d);                                                                      \
+        float ds[8];                                                                                 \
+        UNROLL for (int b = 0; b < 8; b++) ds[b] = d * sc[b];                                              \
+        /* mins: dmin * m[b] . a_b.s, all 8 sub-blocks at once */                                   \
+        __m256 mv = _mm256_mul_ps(_mm256_set1_ps(f16(&x[i].dmin)),                                   \
+                                  _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)m)))); \
+        UNROLL for (int r = 0; r < R; r++) {                                                                \
+            const cl_block_q8 *y = ACT(a, r, stride) + 8 * i;                                       \
+            __m256 sv = _mm256_setr_ps(y[0].s, y[1].s, y[2].s, y[3].s, y[4].s, y[5].s, y[6].s, y[7].s); \
+            offv[r] = _mm256_fmadd_ps(mv, sv, offv[r]);                                              \
+        }                                                                                            \
+        UNROLL for (int c = 0; c < 4; c++) {                                                                \
+            __m256i lo, hi;                                                                          \
+            UNPACK;                                                                                  \
+            UNROLL for (int r = 0; r < R; r++) {                                                            \
+                const cl_block_q8 *y = ACT(a, r, stride) + 8 * i + 2 * c;                           \
+                __m256i p0 = mul_sum_u8s8(lo, loadu(y[0].qs));                                       \
+                __m256i p1 = mul_sum_u8s8(hi, loadu(y[1].qs));                                       \
+                acc0[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), _mm256_set1_ps(ds[2 * c] * y[0].d), acc0[r]); \
+                acc1[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p1), _mm256_set1_ps(ds[2 * c + 1] * y[1].d), acc1[r]); \
+            }                                                                                        \
+        }                                                                                            \
+    }                                                                                                \
+    UNROLL for (int r = 0; r < R; r++) out[r] = hsum(_mm256_sub_ps(_mm256_add_ps(acc0[r], acc1[r]), offv[r]));
+
+INLINE void q4_K_tile(int64_t n, const void *w, const void *a, size_t stride, const int R, float *out) {
+    const cl_block_q4_K *x = w;
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    K4_TILE_BODY({
+        __m256i v = loadu(x[i].qs + 32 * c);
+        lo = _mm256_and_si256(v, m4);
+        hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+    })
+}
+
+INLINE void q5_K_tile(int64_t n, const void *w, const void *a, size_t stride, const int R, float *out) {
+    const cl_block_q5_K *x = w;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), b4 = _mm256_set1_epi8(0x10);
+    K4_TILE_BODY({
+        __m256i v = loadu(x[i].qs + 32 * c);
+        /* fifth bits: bit 2c (low nibbles) and 2c+1 (high nibbles) of qh[l], moved to bit 4 */
+        __m256i h = _mm256_srl_epi16(loadu(x[i].qh), _mm_cvtsi32_si128(2 * c));
+        lo = _mm256_or_si256(_mm256_and_si256(v, m4), _mm256_and_si256(_mm256_slli_epi16(h, 4), b4));
+        hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), _mm256_and_si256(_mm256_slli_epi16(h, 3), b4));
+    })
+}
+
+/* int16 vectors [s[2b] x8 | s[2b+1] x8] for the 16-value sub-blocks of activation block
+ * b, from s[0..15] held as int16 in `lo8` (s0..s7 in both lanes) and `hi8` (s8..s15). */
+static const uint8_t pair_shuffle[4][32] __attribute__((aligned(32))) = {
+    {0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3},
+    {4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7},
+    {8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11},
+    {12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15},
+};
+
+INLINE __m256i scale_pair(__m256i lo8, __m256i hi8, int b) {
+    return _mm256_shuffle_epi8(b < 4 ? lo8 : hi8, _mm256_load_si256((const __m256i *)pair_shuffle[b & 3]));
+}
+
+/* Signed sub-block dot with per-16 int16 scales: q signed (|q| <= 32), 8 int32 lanes
+ * (0..3 first sub-block, 4..7 second), each already times its scale. */
+INLINE __m256i signed_dot_scaled(__m256i qabs, __m256i q, __m256i act, __m256i scale16) {
+    __m256i p = _mm256_maddubs_epi16(qabs, _mm256_sign_epi8(act, q));
+    return _mm256_madd_epi16(p, scale16);
+}
+
+INLINE void q6_K_tile(int64_t n, const void *w, const void *a, size_t stride, const int R, float *out) {
+    const cl_block_q6_K *x = w;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30), k32 = _mm256_set1_epi8(32);
+    __m256 acc[2][4]; /* by parity of the activation block */
+    UNROLL for (int r = 0; r < R; r++) acc[0][r] = acc[1][r] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / CL_QK_K; i++) {
+        float d = f16(&x[i].d);
+        __m256i lo8 = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)x[i].scales)));
+        __m256i hi8 = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(x[i].scales + 8))));
+        UNROLL for (int h = 0; h < 2; h++) {
+            __m256i l0 = loadu(x[i].ql + 64 * h), l1 = loadu(x[i].ql + 64 * h + 32), qh = loadu(x[i].qh + 32 * h);
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m30));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
+            UNROLL for (int k = 0; k < 4; k++) {
+                int b = 4 * h + k;
+                __m256i qs = _mm256_sub_epi8(q[k], k32), qa = _mm256_abs_epi8(qs);
+                __m256i s16 = scale_pair(lo8, hi8, b);
+                UNROLL for (int r = 0; r < R; r++) {
+                    const cl_block_q8 *y = ACT(a, r, stride) + 8 * i + b;
+                    __m256i p = signed_dot_scaled(qa, qs, loadu(y->qs), s16);
+                    acc[b & 1][r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(d * y->d), acc[b & 1][r]);
+                }
+            }
+        }
+    }
+    UNROLL for (int r = 0; r < R; r++) out[r] = hsum(_mm256_add_ps(acc[0][r], acc[1][r]));
+}
+
+INLINE void q3_K_tile(int64_t n, const void *w, const void *a, size_t stride, const int R, float *out) {
+    const cl_block_q3_K *x = w;
+    const __m256i m3 = _mm256_set1_epi8(3), k4 = _mm256_set1_epi8(4);
+    __m256 acc[2][4]; /* by parity of the activation block */
+    UNROLL for (int r = 0; r < R; r++) acc[0][r] = acc[1][r] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / CL_QK_K; i++) {
+        float d = f16(&x[i].d);
+        int8_t sc[16];
+        cl_q3k_scales(x[i].scales, sc);
+        __m256i lo8 = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)sc)));
+        __m256i hi8 = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(sc + 8))));
+        __m256i hm = loadu(x[i].hmask);
+        UNROLL for (int h = 0; h < 2; h++) {
+            __m256i qv = loadu(x[i].qs + 32 * h);
+            UNROLL for (int j = 0; j < 4; j++) {
+                int b = 4 * h + j;
+                __m128i sh = _mm_cvtsi32_si128(2 * j);
+                /* q - 4 * !hbit: hbit (bit 4h+j of hmask[l]) moved to bit 2 */
+                __m256i hb = _mm256_and_si256(_mm256_srl_epi16(hm, _mm_cvtsi32_si128(b)), _mm256_set1_epi8(1));
+                __m256i q = _mm256_and_si256(_mm256_srl_epi16(qv, sh), m3);
+                __m256i qs = _mm256_sub_epi8(_mm256_or_si256(q, _mm256_slli_epi16(hb, 2)), k4);
+                __m256i qa = _mm256_abs_epi8(qs);
+                __m256i s16 = scale_pair(lo8, hi8, b);
+                UNROLL for (int r = 0; r < R; r++) {
+                    const cl_block_q8 *y = ACT(a, r, stride) + 8 * i + b;
+                    __m256i p = signed_dot_scaled(qa, qs, loadu(y->qs), s16);
+                    acc[b & 1][r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(d * y->d), acc[b & 1][r]);
+                }
+            }
+        }
+    }
+    UNROLL for (int r = 0; r < R; r++) out[r] = hsum(_mm256_add_ps(acc[0][r], acc[1][r]));
+}
+
+INLINE void q2_K_tile(int64_t n, const void *w, const void *a, size_t stride, const int R, float *out) {
+    const cl_block_q2_K *x = w;
+    const __m256i m3 = _mm256_set1_epi8(3), m4 = _mm256_set1_epi8(0x0F);
+    const __m256i ones8 = _mm256_set1_epi8(1);
+    __m256 acc[2][4]; /* by parity of the activation block */
+    UNROLL for (int r = 0; r < R; r++) acc[0][r] = acc[1][r] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / CL_QK_K; i++) {
+        float d = f16(&x[i].d), dmin = f16(&x[i].dmin);
+        __m128i sv = _mm_loadu_si128((const __m128i *)x[i].scales);
+        __m128i scv = _mm_and_si128(sv, _mm256_castsi256_si128(m4));
+        __m128i mv = _mm_and_si128(_mm_srli_epi16(sv, 4), _mm256_castsi256_si128(m4));
+        __m256i sc_lo = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scv));
+        __m256i sc_hi = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_srli_si128(scv, 8)));
+        __m256i m_lo = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(mv));
+        __m256i m_hi = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_srli_si128(mv, 8)));
+        UNROLL for (int h = 0; h < 2; h++) {
+            __m256i qv = loadu(x[i].qs + 32 * h);
+            UNROLL for (int j = 0; j < 4; j++) {
+                int b = 4 * h + j;
+                __m256i q = _mm256_and_si256(_mm256_srl_epi16(qv, _mm_cvtsi32_si128(2 * j)), m3);
+                __m256i s16 = scale_pair(sc_lo, sc_hi, b), mn16 = scale_pair(m_lo, m_hi, b);
+                UNROLL for (int r = 0; r < R; r++) {
+                    const cl_block_q8 *y = ACT(a, r, stride) + 8 * i + b;
+                    __m256i av = loadu(y->qs);
+                    __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(q, av), s16);
+                    /* min term: per-16 activation sums times the sub-block mins */
+                    __m256i pm = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, av), mn16);
+                    __m256 f = _mm256_fmsub_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(d), _mm256_mul_ps(_mm256_cvtepi32_ps(pm), _mm256_set1_ps(dmin)));
+                    acc[b & 1][r] = _mm256_fmadd_ps(f, _mm256_broadcast_ss(&y->d), acc[b & 1][r]);
+                }
+            }
+        }
+    }
+    UNROLL for (int r = 0; r < R; r++) out[r] = hsum(_mm256_add_ps(acc[0][r], acc[1][r]));
+}
+
+DOT_FN(q2_K)
+DOT_FN(q3_K)
+DOT_FN(q4_K)
+DOT_FN(q5_K)
+DOT_FN(q6_K)
+
+static cl_kernels table;
+
+static void build(void) {
+    table = *cl_kernels_generic();
+    table.isa = CL_X86_NAME;
+    table.dot[CL_TYPE_F32] = dot_f32;
+    table.dot[CL_TYPE_F16] = dot_f16;
+    table.dot[CL_TYPE_BF16] = dot_bf16;
+    table.dot[CL_TYPE_Q4_0] = dot_q4_0;
+    table.dot[CL_TYPE_Q4_1] = dot_q4_1;
+    table.dot[CL_TYPE_Q5_0] = dot_q5_0;
+    table.dot[CL_TYPE_Q5_1] = dot_q5_1;
+    table.dot[CL_TYPE_Q8_0] = dot_q8_0;
+    table.dot[CL_TYPE_Q2_K] = dot_q2_K;
+    table.dot[CL_TYPE_Q3_K] = dot_q3_K;
+    table.dot[CL_TYPE_Q4_K] = dot_q4_K;
+    table.dot[CL_TYPE_Q5_K] = dot_q5_K;
+    table.dot[CL_TYPE_Q6_K] = dot_q6_K;
+}
+
+static int cpu_ok(void) {
+    __builtin_cpu_init();
+#ifdef CL_X86_VNNI
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("avx512f") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni") &&
+           __builtin_cpu_supports("avx512bf16");
+#else
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+#endif
+}
+
+const cl_kernels *CL_X86_EXPORT(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    if (!cpu_ok()) return NULL;
+    pthread_once(&once, build);
+    return &table;
+}

@@ -1,0 +1,147 @@
+#include "limits.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "quant/quant.h"
+
+/* data/devices.tsv, embedded at build time. */
+extern const char cl_devices_tsv[];
+
+/* Splits a TSV line in place into at most max fields. */
+static int split_tabs(char *line, char **f, int max) {
+    int n = 0;
+    for (char *p = line; n < max;) {
+        f[n++] = p;
+        char *t = strchr(p, '\t');
+        if (!t) break;
+        *t = 0;
+        p = t + 1;
+    }
+    return n;
+}
+
+static double num(const char *s) { return strcmp(s, "-") ? atof(s) : 0; }
+
+static int parse_device(char *line, cl_device *d) {
+    char *f[20];
+    int n = split_tabs(line, f, 20);
+    if (n < 15) return -1;
+    memset(d, 0, sizeof *d);
+    snprintf(d->name, sizeof d->name, "%s", f[0]);
+    snprintf(d->label, sizeof d->label, "%s", f[1]);
+    snprintf(d->kind, sizeof d->kind, "%s", f[2]);
+    d->bw_gbs = num(f[3]);
+    for (char *save = NULL, *t = strtok_r(f[4], ",", &save); t && d->n_mem < 8; t = strtok_r(NULL, ",", &save))
+        if (strcmp(t, "-")) d->mem_gb[d->n_mem++] = atof(t);
+    d->cores = (int)num(f[5]);
+    d->fp16_tflops = num(f[6]);
+    d->fp32_tflops = num(f[7]);
+    for (int i = 0; i < 6; i++) d->reported[i / 2][i % 2] = num(f[8 + i]);
+    snprintf(d->source, sizeof d->source, "%s", f[14]);
+    snprintf(d->notes, sizeof d->notes, "%s", n > 15 ? f[15] : "");
+    return d->bw_gbs > 0 ? 0 : -1;
+}
+
+/* Visits data lines until fn returns non-zero. */
+static int each_device(int (*fn)(const cl_device *, void *), void *arg) {
+    const char *p = cl_devices_tsv;
+    while (*p) {
+        const char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char line[2048];
+        if (len && *p != '#' && len < sizeof line) {
+            memcpy(line, p, len);
+            line[len] = 0;
+            cl_device d;
+            if (!parse_device(line, &d) && fn(&d, arg)) return 1;
+        }
+        p += len + (e ? 1 : 0);
+    }
+    return 0;
+}
+
+typedef struct {
+    int want, seen;
+    const char *name;
+    cl_device *out;
+} find_arg;
+
+static int find_fn(const cl_device *d, void *arg) {
+    find_arg *f = arg;
+    int hit = f->name ? !strcmp(d->name, f->name) : f->seen == f->want;
+    f->seen++;
+    if (hit && f->out) *f->out = *d;
+    return hit;
+}
+
+int cl_device_count(void) {
+    find_arg f = {-1, 0, NULL, NULL};
+    each_device(find_fn, &f);
+    return f.seen;
+}
+
+int cl_device_at(int i, cl_device *out) {
+    find_arg f = {i, 0, NULL, out};
+    return each_device(find_fn, &f) ? 0 : CLLAMA_E_INVALID;
+}
+
+int cl_device_find(const char *name, cl_device *out) {
+    find_arg f = {0, 0, name, out};
+    if (each_device(find_fn, &f)) return 0;
+    char list[2048] = "";
+    cl_device d;
+    for (int i = 0; !cl_device_at(i, &d); i++) {
+        strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
+        strncat(list, d.name, sizeof list - strlen(list) - 1);
+    }
+    return cl_err(CLLAMA_E_INVALID, "unknown device '%s' (known: host, %s)", name, list);
+}
+
+extern const char cl_reported_tsv[];
+
+int cl_reported(const cl_device *d, const char *shape, const char *quant, double *pp, double *tg) {
+    *pp = *tg = 0;
+    static const char *l2q[3] = {"F16", "Q8_0", "Q4_0"};
+    if (!strcmp(shape, "llama2-7b"))
+        for (int i = 0; i < 3; i++)
+            if (!strcmp(quant, l2q[i])) {
+                *pp = d->reported[i][0];
+                *tg = d->reported[i][1];
+            }
+    const char *p = cl_reported_tsv;
+    while (*p && !*pp && !*tg) {
+        const char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char line[1024], *f[10];
+        if (len && *p != '#' && len < sizeof line) {
+            memcpy(line, p, len);
+            line[len] = 0;
+            if (split_tabs(line, f, 10) >= 7 && !strcmp(f[0], d->name) && !strcmp(f[1], shape) && !strcmp(f[2], quant)) {
+                *pp = num(f[4]);
+                *tg = num(f[6]);
+            }
+        }
+        p += len + (e ? 1 : 0);
+    }
+    return *pp > 0 || *tg > 0;
+}
+
+double cl_device_usable_bytes(const cl_device *d, double gb) {
+    double bytes = gb * 1e9;
+    if (!strcmp(d->kind, "apple")) return bytes * (gb <= 36 ? 2.0 / 3.0 : 3.0 / 4.0);
+    return bytes;
+}
+
+void cl_cost_model(const cl_hparams *hp, uint64_t n_params, uint64_t weight_bytes, int n_ctx, int depth,
+                   cl_cost *out) {
+    double kv_row = 2.0 * hp->n_layer * (double)hp->n_head_kv * hp->head_dim * sizeof(cl_f16); /* per token */
+    out->bytes_per_token = (double)weight_bytes + kv_row * depth;
+    out->flops_per_token = 2.0 * (double)n_params + 4.0 * hp->n_layer * (double)depth * hp->n_head * hp->head_dim;
+    out->kv_bytes = kv_row * n_ctx;
+    /* Scratch: activations of a 512-token micro-batch and the logits, as forward.c
+     * allocates them (cl_context_bytes minus its KV term). */
+    out->mem_needed = (double)weight_bytes + (double)cl_context_bytes(hp, n_ctx, 1);
+}

@@ -1,0 +1,173 @@
+#include "probe.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "threads.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void cl_host_info(cl_host *h) {
+    memset(h, 0, sizeof *h);
+    snprintf(h->cpu, sizeof h->cpu, "unknown CPU");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[4096];
+    while (f && fgets(line, sizeof line, f)) {
+        char *colon = strchr(line, ':');
+        if (!colon) continue;
+        char *v = colon + 1;
+        while (*v == ' ') v++;
+        v[strcspn(v, "\n")] = 0;
+        if (!strncmp(line, "model name", 10)) snprintf(h->cpu, sizeof h->cpu, "%s", v);
+        if (!strncmp(line, "flags", 5) && !h->isa[0]) {
+            static const char *want[] = {"avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", NULL};
+            for (int i = 0; want[i]; i++) {
+                char pat[32];
+                snprintf(pat, sizeof pat, " %s ", want[i]);
+                char padded[4100];
+                snprintf(padded, sizeof padded, " %s ", v);
+                if (strstr(padded, pat)) {
+                    strncat(h->isa, h->isa[0] ? " " : "", sizeof h->isa - strlen(h->isa) - 1);
+                    strncat(h->isa, want[i], sizeof h->isa - strlen(h->isa) - 1);
+                }
+            }
+        }
+        if (!strncmp(line, "Features", 8) && !h->isa[0]) snprintf(h->isa, sizeof h->isa, "%s", v);
+    }
+    if (f) fclose(f);
+    if (!h->isa[0]) snprintf(h->isa, sizeof h->isa, "scalar");
+    h->cores = cl_default_threads();
+    h->threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    f = fopen("/proc/meminfo", "r");
+    unsigned long kb;
+    while (f && fgets(line, sizeof line, f)) {
+        if (sscanf(line, "MemTotal: %lu kB", &kb) == 1) h->mem_total = (uint64_t)kb * 1024;
+        if (sscanf(line, "MemAvailable: %lu kB", &kb) == 1) h->mem_avail = (uint64_t)kb * 1024;
+    }
+    if (f) fclose(f);
+}
+
+typedef struct {
+    const uint64_t *buf;
+    uint64_t n; /* words */
+    uint64_t sink;
+} bw_job;
+
+static void bw_task(void *arg, int ith, int nth) {
+    bw_job *j = arg;
+    int64_t lo, hi;
+    cl_split((int64_t)j->n, ith, nth, 64, &lo, &hi);
+    /* Eight independent sums so the loop is bound by loads, not by an add chain. */
+    uint64_t s[8] = {0};
+    for (int64_t i = lo; i + 8 <= hi; i += 8)
+        for (int k = 0; k < 8; k++) s[k] += j->buf[i + k];
+    uint64_t t = 0;
+    for (int k = 0; k < 8; k++) t += s[k];
+    __atomic_fetch_add(&j->sink, t, __ATOMIC_RELAXED);
+}
+
+double cl_probe_read_bw(int n_threads, uint64_t bytes, int reps) {
+    uint64_t n = bytes / 8 / 64 * 64;
+    uint64_t *buf = aligned_alloc(64, n * 8);
+    if (!buf) return -1;
+    for (uint64_t i = 0; i < n; i++) buf[i] = i;
+    cl_pool *pool;
+    if (cl_pool_init(n_threads, &pool)) {
+        free(buf);
+        return -1;
+    }
+    bw_job j = {buf, n, 0};
+    double best = 0;
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_s();
+        cl_pool_run(pool, bw_task, &j);
+        double gbs = n * 8 / (now_s() - t0) / 1e9;
+        if (gbs > best) best = gbs;
+    }
+    cl_pool_free(pool);
+    free(buf);
+    return best;
+}
+
+#define FMA_ITERS 20000000
+
+#if defined(__x86_64__)
+/* 12 independent accumulators: enough to cover FMA latency x throughput on current
+ * cores. Returns FLOPs done. */
+__attribute__((target("avx512f"))) static double fma_avx512(float *out) {
+    __m512 a[12], m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+    for (int k = 0; k < 12; k++) a[k] = _mm512_set1_ps((float)k);
+    for (long i = 0; i < FMA_ITERS / 4; i++)
+        for (int k = 0; k < 12; k++) a[k] = _mm512_fmadd_ps(a[k], m, c);
+    for (int k = 1; k < 12; k++) a[0] = _mm512_add_ps(a[0], a[k]);
+    *out = _mm512_reduce_add_ps(a[0]);
+    return (double)FMA_ITERS / 4 * 12 * 16 * 2;
+}
+
+__attribute__((target("avx2,fma"))) static double fma_avx2(float *out) {
+    __m256 a[12], m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+    for (int k = 0; k < 12; k++) a[k] = _mm256_set1_ps((float)k);
+    for (long i = 0; i < FMA_ITERS / 4; i++)
+        for (int k = 0; k < 12; k++) a[k] = _mm256_fmadd_ps(a[k], m, c);
+    for (int k = 1; k < 12; k++) a[0] = _mm256_add_ps(a[0], a[k]);
+    float v[8];
+    _mm256_storeu_ps(v, a[0]);
+    *out = v[0];
+    return (double)FMA_ITERS / 4 * 12 * 8 * 2;
+}
+#endif
+
+static double fma_scalar(float *out) {
+    float a[12];
+    for (int k = 0; k < 12; k++) a[k] = (float)k;
+    for (long i = 0; i < FMA_ITERS / 8; i++)
+        for (int k = 0; k < 12; k++) a[k] = a[k] * 0.999999f + 1e-7f;
+    for (int k = 1; k < 12; k++) a[0] += a[k];
+    *out = a[0];
+    return (double)FMA_ITERS / 8 * 12 * 2;
+}
+
+typedef struct {
+    double flops[1024];
+    double secs[1024];
+} flops_job;
+
+static void flops_task(void *arg, int ith, int nth) {
+    (void)nth;
+    flops_job *j = arg;
+    float sink;
+    double t0 = now_s(), f;
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx512f")) f = fma_avx512(&sink);
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) f = fma_avx2(&sink);
+    else f = fma_scalar(&sink);
+#else
+    f = fma_scalar(&sink);
+#endif
+    j->secs[ith] = now_s() - t0;
+    j->flops[ith] = sink == 12345.0f ? f + 1 : f; /* keeps the chains live */
+}
+
+double cl_probe_flops(int n_threads) {
+    if (n_threads < 1 || n_threads > 1024) return -1;
+    cl_pool *pool;
+    if (cl_pool_init(n_threads, &pool)) return -1;
+    static flops_job j;
+    double total = 0;
+    cl_pool_run(pool, flops_task, &j);
+    for (int i = 0; i < n_threads; i++) total += j.flops[i] / j.secs[i];
+    cl_pool_free(pool);
+    return total / 1e9;
+}

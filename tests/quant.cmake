@@ -1,0 +1,13 @@
+# Weight block formats and dot kernels.
+cl_add_test(test_kernels SOURCES test_kernels.c)
+
+# Block layouts against the gguf Python package (skipped when it is not installed).
+add_executable(quant_dump quant_dump.c)
+target_include_directories(quant_dump PRIVATE ${CMAKE_SOURCE_DIR}/src)
+target_link_libraries(quant_dump PRIVATE cllama)
+find_package(Python3 COMPONENTS Interpreter)
+if(Python3_Interpreter_FOUND)
+  add_test(NAME test_quant_ref
+           COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/test_quant_ref.py $<TARGET_FILE:quant_dump>)
+  set_tests_properties(test_quant_ref PROPERTIES SKIP_RETURN_CODE 77)
+endif()

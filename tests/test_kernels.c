@@ -1,0 +1,199 @@
+/* Dot kernels against their references, for every weight type and every kernel set
+ * this build and CPU have.
+ *
+ * For random valid weight rows (random bytes, f16 scale fields set to finite values)
+ * and random activations:
+ *  1. the scalar kernel equals cl_dequantize_row(w) . dequantized activation (double),
+ *     within float rounding, and the true float dot within the q8 rounding bound
+ *     sum |w| * d_a / 2;
+ *  2. the scalar kernel gives the same result for a tile of nt rows as row by row;
+ *  3. each SIMD set agrees with the scalar kernel for nt in {1, 3, 4, 7}.
+ * Errors are relative to sum |w| |a|. Exits 1 naming the type and set on failure. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "quant/quant.h"
+
+#define NT_MAX 7
+#define TRIALS 24
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+
+static uint32_t rnd(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 16);
+}
+
+static float uniform(float lo, float hi) { return lo + (hi - lo) * (float)(rnd() & 0xFFFFFF) / 16777216.0f; }
+
+/* Byte offsets of the f16 scale fields in each block type. */
+static int scale_fields(int type, int *off) {
+    switch (type) {
+    case CL_TYPE_Q4_0: case CL_TYPE_Q5_0: case CL_TYPE_Q8_0: off[0] = 0; return 1;
+    case CL_TYPE_Q4_1: case CL_TYPE_Q5_1: case CL_TYPE_Q4_K: case CL_TYPE_Q5_K: off[0] = 0, off[1] = 2; return 2;
+    case CL_TYPE_Q2_K: off[0] = 80, off[1] = 82; return 2;
+    case CL_TYPE_Q3_K: off[0] = 108; return 1;
+    case CL_TYPE_Q6_K: off[0] = 208; return 1;
+    default: return 0;
+    }
+}
+
+static void random_row(int type, uint8_t *w, int64_t n) {
+    const cl_type_traits *tt = cl_type_info(type);
+    if (type == CL_TYPE_F32) {
+        for (int64_t i = 0; i < n; i++) {
+            float f = uniform(-1, 1);
+            memcpy(w + 4 * i, &f, 4);
+        }
+        return;
+    }
+    if (type == CL_TYPE_F16 || type == CL_TYPE_BF16) {
+        for (int64_t i = 0; i < n; i++)
+            cl_wr16(w + 2 * i, type == CL_TYPE_F16 ? cl_f32_to_f16(uniform(-2, 2)) : cl_f32_to_bf16(uniform(-2, 2)));
+        return;
+    }
+    size_t bytes = cl_row_size(type, n);
+    for (size_t i = 0; i < bytes; i++) w[i] = (uint8_t)rnd();
+    int off[2], nf = scale_fields(type, off);
+    for (int64_t b = 0; b < n / tt->block_size; b++)
+        for (int f = 0; f < nf; f++) {
+            float v = uniform(1e-3f, 0.5f) * (rnd() & 1 ? -1.0f : 1.0f);
+            cl_wr16(w + b * tt->type_size + off[f], cl_f32_to_f16(v));
+        }
+}
+
+static const int types[] = {CL_TYPE_F32,  CL_TYPE_F16,  CL_TYPE_BF16, CL_TYPE_Q4_0, CL_TYPE_Q4_1,
+                            CL_TYPE_Q5_0, CL_TYPE_Q5_1, CL_TYPE_Q8_0, CL_TYPE_Q2_K, CL_TYPE_Q3_K,
+                            CL_TYPE_Q4_K, CL_TYPE_Q5_K, CL_TYPE_Q6_K};
+
+int main(void) {
+    const cl_kernels *gen = cl_kernels_generic();
+    const cl_kernels *sets[] = {cl_kernels_avx2(), cl_kernels_avx512(), cl_kernels_neon()};
+    const int nsets = (int)(sizeof sets / sizeof *sets);
+    printf("kernel sets: generic");
+    for (int s = 0; s < nsets; s++)
+        if (sets[s]) printf(" %s", sets[s]->isa);
+    printf("; cl_kernels_get() -> %s\n", cl_kernels_get()->isa);
+
+    const int64_t nmax = 2048;
+    /* +1: blocks at odd addresses, as in a mapped file. */
+    uint8_t *wbuf = malloc((size_t)nmax * 4 + 64), *w = wbuf + 1;
+    float *wf = malloc(sizeof(float) * nmax);
+    float *x = malloc(sizeof(float) * nmax * NT_MAX);  /* float activations */
+    float *xd = malloc(sizeof(float) * nmax * NT_MAX); /* after q8 rounding */
+    size_t q8_stride = (size_t)(nmax / CL_QK + 1) * sizeof(cl_block_q8);
+    char *abuf = malloc(q8_stride * NT_MAX);
+    size_t f_stride = sizeof(float) * (nmax + 3); /* odd stride, float rows misaligned */
+    char *fbuf = malloc(f_stride * NT_MAX);
+    int failed = 0;
+
+    for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
+        int type = types[ti];
+        const char *name = cl_type_name(type);
+        if (!gen->dot[type]) {
+            printf("FAIL %s: no generic kernel\n", name);
+            failed = 1;
+            continue;
+        }
+        int q8 = gen->act[type] != CL_ACT_F32;
+        /* Float kernels must take any n (attention dots use the head size). */
+        const int64_t sizes_q[] = {256, 2048}, sizes_f[] = {64, 1031};
+        double err_ref = 0, err_true = 0, err_tile = 0, err_set[3] = {0};
+        for (int trial = 0; trial < TRIALS; trial++) {
+            int64_t n = (q8 ? sizes_q : sizes_f)[trial & 1];
+            random_row(type, w, n);
+            cl_dequantize_row(type, w, wf, n);
+            float amp = powf(10.0f, uniform(-2, 2));
+            for (int64_t i = 0; i < n * NT_MAX; i++) x[i] = amp * uniform(-1, 1) * (rnd() % 16 == 0 ? 8.0f : 1.0f);
+            const void *a;
+            size_t stride;
+            double bound_q8[NT_MAX] = {0};
+            if (q8) {
+                for (int t = 0; t < NT_MAX; t++) {
+                    cl_block_q8 *y = (cl_block_q8 *)(abuf + t * q8_stride);
+                    if (gen->act[type] == CL_ACT_Q8K)
+                        cl_quantize_row_q8k(x + t * n, y, n);
+                    else
+                        cl_quantize_row_q8(x + t * n, y, n);
+                    for (int64_t i = 0; i < n; i++) {
+                        xd[t * n + i] = y[i / CL_QK].d * y[i / CL_QK].qs[i % CL_QK];
+                        bound_q8[t] += fabs(wf[i]) * fabs(y[i / CL_QK].d) * 0.5;
+                    }
+                }
+                a = abuf, stride = q8_stride;
+            } else {
+                for (int t = 0; t < NT_MAX; t++) {
+                    memcpy(fbuf + t * f_stride, x + t * n, sizeof(float) * n);
+                    memcpy(xd + t * n, x + t * n, sizeof(float) * n);
+                }
+                a = fbuf, stride = f_stride;
+            }
+            float ref[NT_MAX], one[NT_MAX], out[NT_MAX];
+            double mag[NT_MAX];
+            gen->dot[type](n, w, a, stride, NT_MAX, ref);
+            for (int t = 0; t < NT_MAX; t++) {
+                gen->dot[type](n, w, (const char *)a + t * stride, stride, 1, &one[t]);
+                double dd = 0, dt = 0, m = 0;
+                for (int64_t i = 0; i < n; i++) {
+                    dd += (double)wf[i] * xd[t * n + i];
+                    dt += (double)wf[i] * x[t * n + i];
+                    m += fabs((double)wf[i] * x[t * n + i]);
+                }
+                mag[t] = m > 0 ? m : 1;
+                err_ref = fmax(err_ref, fabs(ref[t] - dd) / mag[t]);
+                err_tile = fmax(err_tile, fabs(ref[t] - one[t]) / mag[t]);
+                /* the q8 rounding bound, with float slack */
+                double excess = fabs(ref[t] - dt) - bound_q8[t];
+                err_true = fmax(err_true, excess > 0 ? excess / mag[t] : 0);
+            }
+            for (int s = 0; s < nsets; s++) {
+                if (!sets[s]) continue;
+                const int nts[] = {1, 3, 4, 7};
+                for (int k = 0; k < 4; k++) {
+                    for (int t = 0; t < NT_MAX; t++) out[t] = NAN;
+                    sets[s]->dot[type](n, w, a, stride, nts[k], out);
+                    for (int t = 0; t < nts[k]; t++) {
+                        double e = fabs(out[t] - ref[t]) / mag[t];
+                        err_set[s] = fmax(err_set[s], isnan(e) ? INFINITY : e);
+                    }
+                    if (nts[k] < NT_MAX && !isnan(out[nts[k]])) {
+                        printf("FAIL %s/%s: wrote past out[nt-1] for nt=%d\n", name, sets[s]->isa, nts[k]);
+                        failed = 1;
+                    }
+                }
+            }
+        }
+        /* Scalar vs dequantized: both exact up to float accumulation. SIMD vs scalar:
+         * same integer sums, different float order (the F32 row sums differ more). */
+        const double tol_ref = 1e-5, tol_simd = q8 ? 1e-5 : 2e-5;
+        int bad = err_ref > tol_ref || err_true > tol_ref || err_tile > 0;
+        printf("%-5s scalar-vs-dequant %.1e  vs-float-within-q8-bound %.1e  tile %.0e", name, err_ref, err_true, err_tile);
+        if (bad) printf("  FAIL(scalar)");
+        int simd_bad[3] = {0};
+        for (int s = 0; s < nsets; s++) {
+            if (!sets[s]) continue;
+            simd_bad[s] = !(err_set[s] <= tol_simd);
+            printf("  %s %.1e%s", sets[s]->isa, err_set[s], simd_bad[s] ? " FAIL" : "");
+            bad |= simd_bad[s];
+        }
+        printf("%s\n", bad ? "" : "  ok");
+        for (int s = 0; s < nsets; s++)
+            if (simd_bad[s])
+                printf("FAIL %s/%s: SIMD dot differs from scalar by %.3g (limit %.0e)\n", name, sets[s]->isa, err_set[s], tol_simd);
+        if (bad && (err_ref > tol_ref || err_true > tol_ref || err_tile > 0))
+            printf("FAIL %s/generic: scalar dot disagrees with the dequantized reference\n", name);
+        failed |= bad;
+    }
+    free(wbuf), free(wf), free(x), free(xd), free(abuf), free(fbuf);
+    if (failed) {
+        printf("test_kernels: FAILED\n");
+        return 1;
+    }
+    printf("test_kernels: all kernels agree\n");
+    return 0;
+}

@@ -1,0 +1,23 @@
+# Tokenizer: llama.cpp's tokenizer cases on the Llama 2 / Llama 3 vocabularies, round
+# trips, special tokens, BOS, invalid UTF-8, UTF-8 streaming, hostile vocabularies.
+cl_add_test(test_tokenizer SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_tokenizer.c ARGS ${TESTDATA})
+
+# The CLI: output formats and exit codes (1 runtime error, 2 usage error).
+set(TOK_V2 ${TESTDATA}/vocab/llama2-vocab.gguf)
+set(TOK_V3 ${TESTDATA}/vocab/llama3-vocab.gguf)
+add_test(NAME tokenize_cli_ids COMMAND ${CLLAMA_BIN} tokenize -m ${TOK_V3} -p "Hello world<|eot_id|>" --special --ids)
+set_tests_properties(tokenize_cli_ids PROPERTIES PASS_REGULAR_EXPRESSION "^\\[128000, 9906, 1917, 128009\\]\n$")
+# (CMake turns the \n in the argument into a newline; the CLI prints it escaped)
+add_test(NAME tokenize_cli_pieces COMMAND ${CLLAMA_BIN} tokenize -m ${TOK_V2} -p "Hello\n world")
+set_tests_properties(tokenize_cli_pieces PROPERTIES PASS_REGULAR_EXPRESSION
+                     "^1\t'<s>'\n15043\t' Hello'\n13\t'\\\\n'\n3186\t' world'\n$")
+add_test(NAME tokenize_cli_exit_codes COMMAND sh -c "
+  \"$0\" tokenize -h | grep -q '^usage: cllama tokenize' || exit 10
+  \"$0\" tokenize -m \"$1\" -p hi --bogus 2>/dev/null; [ $? -eq 2 ] || exit 11
+  \"$0\" tokenize -m \"$1\" -p 2>/dev/null; [ $? -eq 2 ] || exit 12
+  \"$0\" tokenize -m \"$1\" 2>/dev/null; [ $? -eq 2 ] || exit 13
+  \"$0\" tokenize -m \"$1\" -p a -f b 2>/dev/null; [ $? -eq 2 ] || exit 14
+  \"$0\" tokenize -m /nonexistent.gguf -p hi 2>/dev/null; [ $? -eq 1 ] || exit 15
+  \"$0\" tokenize -m \"$1\" -f /nonexistent.txt 2>/dev/null; [ $? -eq 1 ] || exit 16
+  [ \"$(\"$0\" tokenize -m \"$1\" -p '' --no-bos --ids)\" = '[]' ] || exit 17
+  exit 0" ${CLLAMA_BIN} ${TOK_V2})

@@ -1,0 +1,130 @@
+/* cllama tokenize: the tokens of a text, one per line as id<TAB>'piece', or the
+ * id list with --ids. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "cllama.h"
+#include "commands.h"
+#include "model.h"
+#include "tokenizer.h"
+
+static const char *HELP =
+    "usage: cllama tokenize -m MODEL (-p TEXT | -f FILE) [--ids] [--no-bos] [--special]\n"
+    "Prints the tokens of the text, one per line as id<TAB>'piece' (control characters\n"
+    "and bytes that are not UTF-8 escaped as \\n, \\t, \\xNN; control tokens such as <s>\n"
+    "shown by their text).\n"
+    "  -m, --model MODEL    GGUF file (a vocabulary-only file is enough)\n"
+    "  -p, --prompt TEXT    text to tokenize\n"
+    "  -f, --file FILE      read the text from FILE\n"
+    "  --ids                print only the ids, as one line [1, 2, 3]\n"
+    "  --no-bos             do not prepend BOS (by default it is added if the vocabulary asks for it)\n"
+    "  --special            match special tokens such as <|eot_id|> in the text\n"
+    "  -h, --help           this help\n";
+
+/* Writes bytes with control characters, backslashes and invalid UTF-8 escaped. */
+static void put_escaped(const char *p, int n, FILE *f) {
+    for (int i = 0; i < n;) {
+        unsigned char c = (unsigned char)p[i];
+        int len = 0;
+        if (c >= 0x20 && c < 0x7F) len = 1;
+        else if (c >= 0xC2 && c <= 0xF4) {
+            int need = c <= 0xDF ? 2 : c <= 0xEF ? 3 : 4;
+            len = need;
+            for (int k = 1; k < need; k++)
+                if (i + k >= n || ((unsigned char)p[i + k] & 0xC0) != 0x80) len = 0;
+            if (len == 3 && ((c == 0xE0 && (unsigned char)p[i + 1] < 0xA0) || (c == 0xED && (unsigned char)p[i + 1] > 0x9F)))
+                len = 0;
+            if (len == 4 && ((c == 0xF0 && (unsigned char)p[i + 1] < 0x90) || (c == 0xF4 && (unsigned char)p[i + 1] > 0x8F)))
+                len = 0;
+        }
+        if (c == '\\') fputs("\\\\", f), len = 1;
+        else if (c == '\n') fputs("\\n", f), len = 1;
+        else if (c == '\t') fputs("\\t", f), len = 1;
+        else if (c == '\r') fputs("\\r", f), len = 1;
+        else if (!len) fprintf(f, "\\x%02x", c), len = 1;
+        else fwrite(p + i, 1, (size_t)len, f);
+        i += len;
+    }
+}
+
+int cmd_tokenize(int argc, char **argv) {
+    const char *cmd = "tokenize", *model = NULL, *text = NULL, *file = NULL;
+    int ids_only = 0, no_bos = 0, special = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(HELP, stdout);
+            return 0;
+        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
+            if (!(model = arg_value(cmd, argc, argv, &i))) return EXIT_USAGE;
+        } else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) {
+            if (!(text = arg_value(cmd, argc, argv, &i))) return EXIT_USAGE;
+        } else if (!strcmp(a, "-f") || !strcmp(a, "--file")) {
+            if (!(file = arg_value(cmd, argc, argv, &i))) return EXIT_USAGE;
+        } else if (!strcmp(a, "--ids")) {
+            ids_only = 1;
+        } else if (!strcmp(a, "--no-bos")) {
+            no_bos = 1;
+        } else if (!strcmp(a, "--special")) {
+            special = 1;
+        } else if (a[0] == '-' && a[1]) {
+            return usage_error(cmd, "unknown option '%s'", a);
+        } else {
+            return usage_error(cmd, "unexpected argument '%s'", a);
+        }
+    }
+    if (!model) return usage_error(cmd, "no model given (-m MODEL)");
+    if (!text && !file) return usage_error(cmd, "no text given (-p TEXT or -f FILE)");
+    if (text && file) return usage_error(cmd, "give only one of -p and -f");
+
+    size_t len;
+    char *owned = NULL;
+    if (file) {
+        if (!(owned = read_file(file, &len))) return runtime_error(cmd, "%s: %s", file, strerror(errno));
+        text = owned;
+    } else {
+        len = strlen(text);
+    }
+    cllama_model_params mp = cllama_model_default_params();
+    mp.vocab_only = 1;
+    cllama_model *m;
+    if (cllama_model_load(model, &mp, &m)) {
+        free(owned);
+        return runtime_error(cmd, "%s", cllama_last_error());
+    }
+    int flags = (no_bos ? 0 : CLLAMA_TOKENIZE_ADD_BOS) | (special ? CLLAMA_TOKENIZE_SPECIAL : 0);
+    int n = cllama_tokenize(m, text, len, flags, NULL, 0);
+    int32_t *ids = n > 0 ? malloc((size_t)n * sizeof *ids) : NULL;
+    if (n > 0 && (!ids || cllama_tokenize(m, text, len, flags, ids, n) != n)) n = ids ? -1 : CLLAMA_E_NOMEM;
+    free(owned);
+    if (n < 0) {
+        int rc = runtime_error(cmd, "%s", n == CLLAMA_E_NOMEM && !ids ? "out of memory" : cllama_last_error());
+        free(ids);
+        cllama_model_free(m);
+        return rc;
+    }
+    if (ids_only) {
+        putchar('[');
+        for (int i = 0; i < n; i++) printf(i ? ", %d" : "%d", ids[i]);
+        puts("]");
+    } else {
+        for (int i = 0; i < n; i++) {
+            char piece[1024];
+            int k = cllama_token_to_piece(m, ids[i], piece, (int)sizeof piece);
+            int tl;
+            const char *raw = cl_vocab_token_text(m->vocab, ids[i], &tl);
+            int tt = cl_vocab_token_type(m->vocab, ids[i]);
+            printf("%d\t'", ids[i]);
+            if (k == 0 && raw && tt != 1) put_escaped(raw, tl, stdout); /* control/unknown: show its text */
+            else if (k > 0) put_escaped(piece, k, stdout);
+            fputs("'\n", stdout);
+        }
+    }
+    free(ids);
+    cllama_model_free(m);
+    if (fflush(stdout)) return runtime_error(cmd, "writing the output: %s", strerror(errno));
+    return 0;
+}
