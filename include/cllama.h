@@ -76,7 +76,7 @@ int cllama_token_is_eog(const cllama_model *model, int32_t id);
 
 typedef struct {
     int n_ctx;     /* tokens of context (0: the model's training context, capped at 4096) */
-    int n_threads; /* 0: number of online CPUs */
+    int n_threads; /* 0: physical cores (online CPUs if unknown) */
 } cllama_context_params;
 
 cllama_context_params cllama_context_default_params(void);
@@ -86,6 +86,8 @@ int cllama_context_init(cllama_model *model, const cllama_context_params *params
 void cllama_context_free(cllama_context *ctx);
 
 int cllama_context_n_ctx(const cllama_context *ctx);
+/* Threads the context computes on (the chosen default when params said 0). */
+int cllama_context_n_threads(const cllama_context *ctx);
 /* Tokens currently in the KV cache. */
 int cllama_context_n_past(const cllama_context *ctx);
 /* Forgets the KV cache (next eval starts at position 0). */

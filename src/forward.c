@@ -133,6 +133,7 @@ int cllama_context_init(cllama_model *m, const cllama_context_params *params, cl
 
 int cllama_context_n_ctx(const cllama_context *c) { return c->n_ctx; }
 int cllama_context_n_past(const cllama_context *c) { return c->n_past; }
+int cllama_context_n_threads(const cllama_context *c) { return cl_pool_size(c->pool); }
 void cllama_context_reset(cllama_context *c) { c->n_past = 0; }
 
 /* out[B][n] = x / rms(x) * w, per row. */

@@ -177,7 +177,7 @@ int cmd_run(int argc, char **argv) {
     fprintf(stderr, "gen:     %5d tokens in %8.1f ms = %8.2f tokens/s (stop: %s)\n", n_done, t_gen * 1e3,
             n_done > 0 ? n_done / t_gen : 0.0, stop);
     fprintf(stderr, "seed:    %llu, threads %d, context %d\n", (unsigned long long)sp.seed,
-            threads ? threads : 0, ctx_len);
+            cllama_context_n_threads(ctx), ctx_len);
     rc = 0;
 done:
     free(ids);
