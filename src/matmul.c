@@ -45,6 +45,9 @@ static void matmul_task(void *arg, int ith, int nth) {
     const cl_tensor *w = j->w;
     int64_t n_in = w->ne[0], n_out = w->ne[1];
     cl_dot_fn dot = j->k->dot[w->type];
+    /* The 8-row kernels transpose weights in registers: that pays when several
+     * activation rows share it, and costs more than it saves for one (generation). */
+    cl_gemm8_fn gemm8 = j->n_tok > 1 ? j->k->gemm8[w->type] : NULL;
     int64_t lo, hi;
     cl_split(n_out, ith, nth, ROW_BLOCK, &lo, &hi);
     float out[TOK_TILE];
@@ -53,7 +56,12 @@ static void matmul_task(void *arg, int ith, int nth) {
         for (int t0 = 0; t0 < j->n_tok; t0 += TOK_TILE) {
             int nt = j->n_tok - t0 < TOK_TILE ? j->n_tok - t0 : TOK_TILE;
             const char *a = (const char *)j->act + (size_t)t0 * j->act_stride;
-            for (int64_t r = r0; r < r1; r++) {
+            int64_t r = r0;
+            if (gemm8)
+                for (; r + 8 <= r1; r += 8)
+                    gemm8(n_in, (const char *)w->data + (size_t)r * w->row_bytes, w->row_bytes, a, j->act_stride, nt,
+                          j->y + (size_t)t0 * n_out + r, (size_t)n_out);
+            for (; r < r1; r++) {
                 dot(n_in, (const char *)w->data + (size_t)r * w->row_bytes, a, j->act_stride, nt, out);
                 for (int t = 0; t < nt; t++) j->y[(size_t)(t0 + t) * n_out + r] = out[t];
             }

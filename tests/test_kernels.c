@@ -7,7 +7,9 @@
  *     within float rounding, and the true float dot within the q8 rounding bound
  *     sum |w| * d_a / 2;
  *  2. the scalar kernel gives the same result for a tile of nt rows as row by row;
- *  3. each SIMD set agrees with the scalar kernel for nt in {1, 3, 4, 7}.
+ *  3. each SIMD set agrees with the scalar kernel for nt in {1, 3, 4, 7};
+ *  4. each SIMD 8-row kernel (gemm8) agrees with the scalar dot of each of its 8 rows
+ *     (rows at an odd stride and address) and writes nothing outside its 8 x nt outputs.
  * Errors are relative to sum |w| |a|. Exits 1 naming the type and set on failure. */
 #include <math.h>
 #include <stdio.h>
@@ -65,6 +67,55 @@ static void random_row(int type, uint8_t *w, int64_t n) {
             float v = uniform(1e-3f, 0.5f) * (rnd() & 1 ? -1.0f : 1.0f);
             cl_wr16(w + b * tt->type_size + off[f], cl_f32_to_f16(v));
         }
+}
+
+/* Check 4: gemm8 of every set against generic dot, row by row. */
+static int check_gemm8(const cl_kernels *gen, const cl_kernels *set) {
+    int failed = 0;
+    for (int type = 0; type < CL_TYPE_COUNT; type++) {
+        if (!set->gemm8[type]) continue;
+        const int64_t n = 512;
+        const int nt_max = 7, os = 11; /* out stride > 8: the gaps must stay untouched */
+        size_t row = cl_row_size(type, n), ws = row + 5;
+        uint8_t *wbuf = malloc(ws * 8 + 64), *w = wbuf + 3;
+        float *x = malloc(sizeof(float) * n);
+        size_t q8_stride = (size_t)(n / CL_QK) * sizeof(cl_block_q8);
+        char *abuf = malloc(q8_stride * nt_max);
+        for (int r = 0; r < 8; r++) random_row(type, w + r * ws, n);
+        for (int t = 0; t < nt_max; t++) {
+            for (int64_t i = 0; i < n; i++) x[i] = uniform(-1, 1) * (rnd() % 16 == 0 ? 8.0f : 1.0f);
+            if (gen->act[type] == CL_ACT_Q8K) cl_quantize_row_q8k(x, (cl_block_q8 *)(abuf + t * q8_stride), n);
+            else cl_quantize_row_q8(x, (cl_block_q8 *)(abuf + t * q8_stride), n);
+        }
+        double worst = 0;
+        int stray = 0;
+        const int nts[] = {1, 3, 4, 7};
+        for (int k = 0; k < 4; k++) {
+            float out[7 * 11];
+            for (int i = 0; i < 7 * 11; i++) out[i] = NAN;
+            set->gemm8[type](n, w, ws, abuf, q8_stride, nts[k], out, os);
+            for (int t = 0; t < nt_max; t++)
+                for (int r = 0; r < os; r++) {
+                    float got = out[t * os + r];
+                    if (t >= nts[k] || r >= 8) {
+                        stray |= !isnan(got);
+                        continue;
+                    }
+                    float ref;
+                    gen->dot[type](n, w + r * ws, abuf + t * q8_stride, q8_stride, 1, &ref);
+                    double mag = 0;
+                    for (int64_t i = 0; i < n; i++) mag += fabs(x[i]); /* scale of the sums */
+                    double e = fabs(got - ref) / (fabs(ref) + 1e-3 * mag);
+                    worst = fmax(worst, isnan(e) ? INFINITY : e);
+                }
+        }
+        int bad = !(worst <= 1e-5) || stray;
+        printf("%-5s gemm8 %s vs scalar dot: %.1e%s%s\n", cl_type_name(type), set->isa, worst,
+               stray ? " (wrote outside its outputs)" : "", bad ? "  FAIL" : "  ok");
+        failed |= bad;
+        free(wbuf), free(x), free(abuf);
+    }
+    return failed;
 }
 
 static const int types[] = {CL_TYPE_F32,  CL_TYPE_F16,  CL_TYPE_BF16, CL_TYPE_Q4_0, CL_TYPE_Q4_1,
@@ -190,6 +241,8 @@ int main(void) {
         failed |= bad;
     }
     free(wbuf), free(wf), free(x), free(xd), free(abuf), free(fbuf);
+    for (int s = 0; s < nsets; s++)
+        if (sets[s]) failed |= check_gemm8(gen, sets[s]);
     if (failed) {
         printf("test_kernels: FAILED\n");
         return 1;

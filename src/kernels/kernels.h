@@ -26,10 +26,18 @@ enum cl_act { CL_ACT_F32 = 0, CL_ACT_Q8 = 1, CL_ACT_Q8K = 2 };
 typedef void (*cl_dot_fn)(int64_t n, const void *w, const void *a, size_t a_stride, int nt,
                           float *out);
 
+/* Dot products of 8 weight rows (`w_stride` bytes apart, starting at `w`) with `nt`
+ * activation rows: out[t * out_stride + r] = w_r . a_t for r < 8. Optional per type:
+ * where a set has none, the matmul calls `dot` row by row (the scalar reference of
+ * every gemm8 is that `dot`). */
+typedef void (*cl_gemm8_fn)(int64_t n, const void *w, size_t w_stride, const void *a, size_t a_stride, int nt,
+                            float *out, size_t out_stride);
+
 typedef struct {
     const char *isa;               /* "generic", "avx2", "avx512", "neon" */
     cl_dot_fn dot[CL_TYPE_COUNT];  /* NULL: not a weight type */
     int act[CL_TYPE_COUNT];        /* enum cl_act per weight type */
+    cl_gemm8_fn gemm8[CL_TYPE_COUNT]; /* NULL: use dot */
 } cl_kernels;
 
 /* The best kernels for this CPU. CLLAMA_ISA=generic|avx2|avx512 in the environment
