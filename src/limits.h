@@ -25,6 +25,7 @@ typedef struct {
     int n_mem;
     int cores;             /* GPU cores, SMs or CPU cores */
     double fp16_tflops, fp32_tflops;
+    double int8_tops;      /* 8-bit MAC peak (CPUs: probed on this host only; 0 = unknown) */
     /* Reported llama.cpp figures for Llama 2 7B (t/s; 0 = none): [F16, Q8_0, Q4_0] x [pp512, tg128] */
     double reported[3][2];
     char source[256];

@@ -139,7 +139,47 @@ static double fma_scalar(float *out) {
     return (double)FMA_ITERS / 8 * 12 * 2;
 }
 
+/* 8-bit multiply-accumulate: the operation quantized matmuls run on (u8 x s8 products
+ * summed into int32). 12 independent chains, as for FMA. Returns ops done (2 per MAC). */
+#define I8_ITERS 10000000
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,avx512f,avx512vl,avx512vnni"))) static double i8_vnni(float *out) {
+    __m256i a[12], u = _mm256_set1_epi8(3), v = _mm256_set1_epi8(-2);
+    for (int k = 0; k < 12; k++) a[k] = _mm256_set1_epi32(k);
+    for (long i = 0; i < I8_ITERS / 4; i++)
+        for (int k = 0; k < 12; k++) a[k] = _mm256_dpbusd_epi32(a[k], u, v);
+    for (int k = 1; k < 12; k++) a[0] = _mm256_add_epi32(a[0], a[k]);
+    *out = (float)_mm256_extract_epi32(a[0], 0);
+    return (double)I8_ITERS / 4 * 12 * 32 * 2;
+}
+
+/* AVX2 has no 8-bit accumulate: maddubs (u8 x s8 pairs to int16) then madd to int32,
+ * as the kernels do it; the int32 adds ride along in the count of MACs. */
+__attribute__((target("avx2"))) static double i8_avx2(float *out) {
+    __m256i a[12], u = _mm256_set1_epi8(3), v = _mm256_set1_epi8(-2), one = _mm256_set1_epi16(1);
+    for (int k = 0; k < 12; k++) a[k] = _mm256_set1_epi32(k);
+    for (long i = 0; i < I8_ITERS / 4; i++)
+        for (int k = 0; k < 12; k++)
+            a[k] = _mm256_add_epi32(a[k], _mm256_madd_epi16(_mm256_maddubs_epi16(u, v), one));
+    for (int k = 1; k < 12; k++) a[0] = _mm256_add_epi32(a[0], a[k]);
+    *out = (float)_mm256_extract_epi32(a[0], 0);
+    return (double)I8_ITERS / 4 * 12 * 32 * 2;
+}
+#endif
+
+static double i8_scalar(float *out) {
+    int32_t a[12];
+    for (int k = 0; k < 12; k++) a[k] = k;
+    for (long i = 0; i < I8_ITERS / 8; i++)
+        for (int k = 0; k < 12; k++) a[k] += (int8_t)(a[k] & 0x7F) * 3;
+    for (int k = 1; k < 12; k++) a[0] += a[k];
+    *out = (float)a[0];
+    return (double)I8_ITERS / 8 * 12 * 2;
+}
+
 typedef struct {
+    int int8; /* 0: FP32 FMA, 1: 8-bit MAC */
     double flops[1024];
     double secs[1024];
 } flops_job;
@@ -150,24 +190,33 @@ static void flops_task(void *arg, int ith, int nth) {
     float sink;
     double t0 = now_s(), f;
 #if defined(__x86_64__)
-    if (__builtin_cpu_supports("avx512f")) f = fma_avx512(&sink);
+    if (j->int8) {
+        if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl")) f = i8_vnni(&sink);
+        else if (__builtin_cpu_supports("avx2")) f = i8_avx2(&sink);
+        else f = i8_scalar(&sink);
+    } else if (__builtin_cpu_supports("avx512f")) f = fma_avx512(&sink);
     else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) f = fma_avx2(&sink);
     else f = fma_scalar(&sink);
 #else
-    f = fma_scalar(&sink);
+    f = j->int8 ? i8_scalar(&sink) : fma_scalar(&sink);
 #endif
     j->secs[ith] = now_s() - t0;
     j->flops[ith] = sink == 12345.0f ? f + 1 : f; /* keeps the chains live */
 }
 
-double cl_probe_flops(int n_threads) {
+static double probe_ops(int n_threads, int int8) {
     if (n_threads < 1 || n_threads > 1024) return -1;
     cl_pool *pool;
     if (cl_pool_init(n_threads, &pool)) return -1;
     static flops_job j;
+    j.int8 = int8;
     double total = 0;
     cl_pool_run(pool, flops_task, &j);
     for (int i = 0; i < n_threads; i++) total += j.flops[i] / j.secs[i];
     cl_pool_free(pool);
     return total / 1e9;
 }
+
+double cl_probe_int8(int n_threads) { return probe_ops(n_threads, 1); }
+
+double cl_probe_flops(int n_threads) { return probe_ops(n_threads, 0); }

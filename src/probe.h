@@ -24,4 +24,8 @@ double cl_probe_read_bw(int n_threads, uint64_t bytes, int reps);
  * registers with the widest vectors the CPU has. */
 double cl_probe_flops(int n_threads);
 
+/* Peak 8-bit multiply-accumulate throughput in GOPS (2 ops per MAC; u8 x s8 into int32,
+ * with VNNI where the CPU has it): the roof of prompt processing on quantized weights. */
+double cl_probe_int8(int n_threads);
+
 #endif

@@ -78,13 +78,14 @@ static void host_device(cl_device *d, int quiet) {
     cl_host h;
     cl_host_info(&h);
     memset(d, 0, sizeof *d);
-    if (!quiet) fprintf(stderr, "limits: probing this host (read bandwidth, FMA throughput)...\n");
+    if (!quiet) fprintf(stderr, "limits: probing this host (read bandwidth, FP32 FMA and 8-bit MAC throughput)...\n");
     str_copy(d->name, sizeof d->name, "host");
     snprintf(d->label, sizeof d->label, "this host (%.40s, %d cores)", h.cpu, h.cores);
     str_copy(d->kind, sizeof d->kind, "host");
     d->bw_gbs = cl_probe_read_bw(h.cores, 1ull << 30, 3);
     d->fp32_tflops = cl_probe_flops(h.cores) / 1e3;
     d->fp16_tflops = d->fp32_tflops;
+    d->int8_tops = cl_probe_int8(h.cores) / 1e3;
     d->mem_gb[0] = h.mem_avail / 1e9;
     d->n_mem = 1;
     d->cores = h.cores;
@@ -111,6 +112,17 @@ static void bench_figures(const cJSON *bench, const lmodel *m, double *pp, doubl
     }
 }
 
+/* The compute roof of prompt processing, TFLOPS (or tera-ops): GPUs multiply in F16
+ * whatever the weights; a CPU engine multiplies quantized weights as 8-bit integers
+ * against 8-bit activations (where the 8-bit peak was probed, on this host) and float
+ * weights in FP32. */
+static double peak_tflops(const cl_device *d, const char *quant) {
+    int cpu = !strcmp(d->kind, "host") || !strcmp(d->kind, "cpu");
+    if (!cpu) return d->fp16_tflops > 0 ? d->fp16_tflops : d->fp32_tflops;
+    int is_float = quant[0] == 'F' || !strncmp(quant, "BF", 2);
+    return !is_float && d->int8_tops > 0 ? d->int8_tops : d->fp32_tflops;
+}
+
 static void compute_row(lrow *r, int n_ctx, int depth, const cJSON *bench) {
     const cl_device *d = r->d;
     cl_cost_model(&r->m->hp, r->m->params, r->m->bytes, n_ctx, depth, &r->cost);
@@ -127,8 +139,7 @@ static void compute_row(lrow *r, int n_ctx, int depth, const cJSON *bench) {
             }
     r->fits = r->usable >= r->cost.mem_needed;
     r->tg_ceil = d->bw_gbs * 1e9 / r->cost.bytes_per_token;
-    double peak = (d->fp16_tflops > 0 ? d->fp16_tflops : d->fp32_tflops) * 1e12;
-    if (!strcmp(d->kind, "host") || !strcmp(d->kind, "cpu")) peak = d->fp32_tflops * 1e12;
+    double peak = peak_tflops(d, r->m->quant) * 1e12;
     r->pp_ceil = peak > 0 ? peak / r->cost.flops_per_token : 0;
     r->pp_meas = r->tg_meas = 0;
     r->meas_kind = NULL;
@@ -266,15 +277,14 @@ static int write_roofline(const char *path, const lrow *rows, int n) {
         if (k == n_seen) seen[n_seen++] = rows[i].d;
         const char *c = colors[k % 6];
         const cl_device *d = rows[i].d;
-        double peak = (d->fp16_tflops > 0 && strcmp(d->kind, "host") && strcmp(d->kind, "cpu") ? d->fp16_tflops
-                                                                                                 : d->fp32_tflops) * 1e3;
+        const lrow *r = &rows[i];
+        double peak = peak_tflops(d, r->m->quant) * 1e3;
         if (k == n_seen - 1 && peak > 0) {
             double knee = peak / d->bw_gbs;
             fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"%.1f,%.1f %.1f,%.1f %.1f,%.1f\"/>\n",
                     c, PX(0.1), PY(d->bw_gbs * 0.1), PX(knee), PY(peak), PX(1e4), PY(peak));
             fprintf(f, "<text x=\"%d\" y=\"%.1f\" fill=\"%s\">%s</text>\n", W - R + 6, PY(peak) + 4, c, d->label);
         }
-        const lrow *r = &rows[i];
         double ai = r->cost.flops_per_token / r->cost.bytes_per_token;
         if (r->tg_meas > 0)
             fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"><title>%s %s tg %.2f t/s</title></circle>\n",
