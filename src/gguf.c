@@ -340,6 +340,13 @@ int cl_gguf_open_memory(const void *buf, size_t size, cl_gguf **out) {
     return open_common(g, out);
 }
 
+void cl_gguf_drop(const cl_gguf *g, const void *p, size_t n) {
+    if (!g->mapped || !n) return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1), hi = ((uintptr_t)p + n) & ~(page - 1);
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 void cl_gguf_close(cl_gguf *g) {
     if (!g) return;
     if (g->mapped) munmap((void *)g->base, g->size);

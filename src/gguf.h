@@ -46,6 +46,10 @@ typedef struct cl_gguf cl_gguf;
 /* Opens and validates `path`. Tensor types must be known to quant/quant.h so their
  * byte sizes can be checked. Returns CLLAMA_OK or an error code (message set). */
 int cl_gguf_open(const char *path, cl_gguf **out);
+/* The whole pages inside [p, p+n) of a file mapping will not be read again: they leave
+ * the process's resident set (the file stays in the page cache). No-op for images in
+ * memory. */
+void cl_gguf_drop(const cl_gguf *g, const void *p, size_t n);
 /* Same for a file already in memory (not copied; must outlive the handle). */
 int cl_gguf_open_memory(const void *buf, size_t size, cl_gguf **out);
 void cl_gguf_close(cl_gguf *g);

@@ -45,9 +45,11 @@ static void matmul_task(void *arg, int ith, int nth) {
     const cl_tensor *w = j->w;
     int64_t n_in = w->ne[0], n_out = w->ne[1];
     cl_dot_fn dot = j->k->dot[w->type];
-    /* The 8-row kernels transpose weights in registers: that pays when several
-     * activation rows share it, and costs more than it saves for one (generation). */
-    cl_gemm8_fn gemm8 = j->n_tok > 1 ? j->k->gemm8[w->type] : NULL;
+    /* Interleaved rows have only the 8-row kernel. As stored, its in-register transpose
+     * pays when several activation rows share it, not for one (generation). */
+    cl_gemm8_fn gemm8 = w->packed || j->n_tok > 1 ? j->k->gemm8[w->type] : NULL;
+    size_t bb = cl_type_info(w->type)->type_size;
+    size_t ws = w->packed ? bb : w->row_bytes, bs = w->packed ? 8 * bb : bb;
     int64_t lo, hi;
     cl_split(n_out, ith, nth, ROW_BLOCK, &lo, &hi);
     float out[TOK_TILE];
@@ -59,7 +61,7 @@ static void matmul_task(void *arg, int ith, int nth) {
             int64_t r = r0;
             if (gemm8)
                 for (; r + 8 <= r1; r += 8)
-                    gemm8(n_in, (const char *)w->data + (size_t)r * w->row_bytes, w->row_bytes, a, j->act_stride, nt,
+                    gemm8(n_in, (const char *)w->data + (size_t)r * w->row_bytes, ws, bs, a, j->act_stride, nt,
                           j->y + (size_t)t0 * n_out + r, (size_t)n_out);
             for (; r < r1; r++) {
                 dot(n_in, (const char *)w->data + (size_t)r * w->row_bytes, a, j->act_stride, nt, out);

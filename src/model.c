@@ -11,6 +11,7 @@
 #include "error.h"
 #include "kernels/kernels.h"
 #include "quant/quant.h"
+#include "repack.h"
 
 /* Bounds on hyperparameters: far above any released Llama-family model, low enough
  * that products of them cannot overflow the size computations below. */
@@ -211,6 +212,7 @@ void cllama_model_free(cllama_model *m) {
     free(m->output_norm);
     free(m->rope_freqs);
     cl_vocab_free(m->vocab);
+    cl_repack_free(m);
     cl_gguf_close(m->gguf);
     free(m);
 }
@@ -248,7 +250,7 @@ static int load_from_gguf(cl_gguf *g, const cllama_model_params *params, double 
             rc = cl_err(CLLAMA_E_UNSUPPORTED, "architecture '%s' is not supported (llama is)", m->arch);
             goto fail;
         }
-        if ((rc = read_hparams(m)) || (rc = load_tensors(m))) goto fail;
+        if ((rc = read_hparams(m)) || (rc = load_tensors(m)) || (rc = cl_repack_model(m))) goto fail;
     }
     m->load_ms = now_ms() - t0;
     *out = m;
@@ -336,7 +338,13 @@ void cllama_model_print_info(const cllama_model *m, void *fp) {
     fmt_bytes(sz, sizeof sz, (double)m->weight_bytes);
     fprintf(f, "parameters:      %.3f M (%llu), weights %s, %.2f bits per weight\n", m->n_params / 1e6,
             (unsigned long long)m->n_params, sz, 8.0 * m->weight_bytes / (double)m->n_params);
-    fprintf(f, "kernels:         %s (weights used in place from the mapping)\n", cl_kernels_get()->isa);
+    if (m->packed) {
+        fmt_bytes(sz, sizeof sz, (double)m->packed_bytes);
+        fprintf(f, "kernels:         %s; %s of matrices interleaved by 8 rows at load for the 8-row kernels, "
+                   "the rest used in place from the mapping\n", cl_kernels_get()->isa, sz);
+    } else {
+        fprintf(f, "kernels:         %s (weights used in place from the mapping)\n", cl_kernels_get()->isa);
+    }
     fprintf(f, "\n%-32s %-6s %-24s %12s\n", "tensor", "type", "shape", "bytes");
     for (uint64_t i = 0; i < cl_gguf_n_tensors(m->gguf); i++) {
         const cl_gguf_tensor *t = cl_gguf_tensor_at(m->gguf, i);

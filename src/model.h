@@ -9,12 +9,15 @@
 #include "gguf.h"
 #include "tokenizer.h"
 
-/* A weight matrix or vector in the mapping: ne[0] values per row, ne[1] rows. */
+/* A weight matrix or vector: ne[0] values per row, ne[1] rows, row_bytes per row. In
+ * the file mapping as stored, or (packed = 1, see repack.h) with each group of 8 rows
+ * interleaved block by block, group g still starting at data + 8 g row_bytes. */
 typedef struct {
     const void *data;
     int type;
     int64_t ne[2];
     size_t row_bytes;
+    int packed;
 } cl_tensor;
 
 typedef struct {
@@ -58,6 +61,8 @@ struct cllama_model {
     cl_layer *layers;        /* [n_layer] */
     uint64_t n_params;
     uint64_t weight_bytes;
+    void *packed;            /* interleaved copies of the packed tensors (repack.c), or NULL */
+    size_t packed_bytes;
     double load_ms;
 };
 

@@ -108,9 +108,10 @@ typedef struct {
     int scores_short;       /* scores array one shorter than tokens */
     int skip_tensor;        /* leave out blk.0.ffn_up */
     uint32_t alignment;     /* 0: default */
+    int wtype;              /* type of the matrices (norms stay F32); 0: F32 */
 } model_opts;
 
-static const model_opts base_opts = {64, 4, 2, 2, 96, 1, 0, 0, 0};
+static const model_opts base_opts = {64, 4, 2, 2, 96, 1, 0, 0, 0, CL_TYPE_F32};
 
 static int build_model(const model_opts *o, uint8_t **buf, size_t *size, cl_gguf_writer **wout) {
     enum { V = 300 };
@@ -148,7 +149,8 @@ static int build_model(const model_opts *o, uint8_t **buf, size_t *size, cl_gguf
     int64_t e = 64, kd = KD > 0 && KD <= 64 ? KD : 32, ff = 96;
     int64_t shapes[][3] = {{e, V, 0}, {e, 1, 0}, {e, V, 0}};
     const char *gl[] = {"token_embd.weight", "output_norm.weight", "output.weight"};
-    for (int i = 0; i < 3; i++) cl_gw_tensor(w, gl[i], CL_TYPE_F32, shapes[i][1] == 1 ? 1 : 2, shapes[i]);
+    for (int i = 0; i < 3; i++)
+        cl_gw_tensor(w, gl[i], shapes[i][1] == 1 ? CL_TYPE_F32 : o->wtype, shapes[i][1] == 1 ? 1 : 2, shapes[i]);
     for (uint32_t l = 0; l < (o->n_layer < 4 ? o->n_layer : 2); l++) {
         struct { const char *k; int64_t ne0, ne1; } t[] = {
             {"attn_norm", e, 1}, {"attn_q", e, e}, {"attn_k", e, kd}, {"attn_v", e, kd}, {"attn_output", e, e},
@@ -158,14 +160,22 @@ static int build_model(const model_opts *o, uint8_t **buf, size_t *size, cl_gguf
             char n[64];
             snprintf(n, sizeof n, "blk.%u.%s.weight", l, t[i].k);
             int64_t ne[2] = {t[i].ne0, t[i].ne1};
-            cl_gw_tensor(w, n, CL_TYPE_F32, t[i].ne1 == 1 ? 1 : 2, ne);
+            cl_gw_tensor(w, n, t[i].ne1 == 1 ? CL_TYPE_F32 : o->wtype, t[i].ne1 == 1 ? 1 : 2, ne);
         }
     }
     if (cl_gw_layout(w, buf, size)) return -1;
     for (int i = 0; i < cl_gw_n_tensors(w); i++) {
         size_t nb;
-        float *d = (float *)cl_gw_tensor_data(w, *buf, i, &nb);
-        for (size_t k = 0; k < nb / 4; k++) d[k] = 0.01f * (float)((k * 7919) % 13) - 0.06f;
+        uint8_t *d = cl_gw_tensor_data(w, *buf, i, &nb);
+        const cl_type_traits *tt = cl_type_info(cl_gw_tensor_type(w, i));
+        int64_t n = (int64_t)(nb / tt->type_size) * tt->block_size;
+        float *v = malloc((size_t)n * sizeof *v);
+        if (!v) return -1;
+        for (int64_t k = 0; k < n; k++) v[k] = 0.01f * (float)((k * 7919) % 13) - 0.06f;
+        /* blocks are independent, so the whole tensor quantizes as one row */
+        int rc = cl_quantize_row(cl_gw_tensor_type(w, i), v, d, n);
+        free(v);
+        if (rc) return -1;
     }
     *wout = w;
     return 0;
@@ -182,6 +192,93 @@ static void expect_model(const char *name, const model_opts *o, int code, const 
     }
     expect_file(name, buf, size, code, 0, needle, NULL);
     cl_gw_buffer_free(buf, size);
+    cl_gw_free(w);
+}
+
+/* Writes `n` bytes to TMPDIR/hostile-NAME.gguf and loads it; *m NULL on failure. */
+static void load_bytes(const char *name, const void *data, size_t n, char *path, size_t path_cap, cllama_model **m) {
+    *m = NULL;
+    snprintf(path, path_cap, "%s/hostile-%s.gguf", tmpdir, name);
+    FILE *f = fopen(path, "wb");
+    if (f && fwrite(data, 1, n, f) == n && !fclose(f)) cllama_model_load(path, NULL, m);
+}
+
+/* Logits of the last of three tokens; NULL if anything fails. */
+static float *eval3(cllama_model *m) {
+    cllama_context *c = NULL;
+    float *lg = malloc(300 * sizeof *lg);
+    int32_t t[3] = {1, 7, 300 - 1};
+    if (!m || !lg || cllama_context_init(m, NULL, &c) || cllama_context_eval(c, t, 3, lg, 0)) {
+        free(lg);
+        lg = NULL;
+    }
+    cllama_context_free(c);
+    return lg;
+}
+
+/* Regression: general.alignment 1 lets a file put tensor data at odd offsets, so at
+ * odd addresses in the mapping, and quantized blocks were then read through pointers
+ * to 2-byte-aligned block structs (undefined; UBSan stops the sanitizer build there).
+ * Such a file must load and give exactly the logits of the same weights aligned. The
+ * writer aligns to 32, so its image is re-laid out with the data section right after
+ * the tensor infos, plus one byte if that offset is even, and every tensor offset
+ * patched to match. */
+static void odd_addresses(void) {
+    cases++;
+    model_opts o = base_opts;
+    o.wtype = CL_TYPE_Q8_0;
+    uint8_t *ref = NULL, *buf = NULL, *odd = NULL;
+    size_t ref_size = 0, size = 0, odd_size = 0;
+    cl_gguf_writer *wref = NULL, *w = NULL;
+    cl_gguf *g = NULL;
+    cllama_model *ma = NULL, *mo = NULL;
+    float *la = NULL, *lo = NULL;
+    char pa[1024] = "", po[1024] = "";
+    int ok = !build_model(&o, &ref, &ref_size, &wref);
+    o.alignment = 1; /* same weights; the reader now takes data to start right after the infos */
+    ok = ok && !build_model(&o, &buf, &size, &w) && !cl_gguf_open_memory(buf, size, &g);
+    if (ok) {
+        size_t nb, data_start = (size_t)(cl_gw_tensor_data(w, buf, 0, &nb) - buf); /* tensor 0 is at offset 0 */
+        size_t head = (size_t)cl_gguf_data_offset(g), pad = head % 2 ? 0 : 1;
+        odd_size = head + pad + (size - data_start);
+        ok = (odd = calloc(odd_size, 1)) != NULL;
+        if (ok) {
+            memcpy(odd, buf, head);
+            memcpy(odd + head + pad, buf + data_start, size - data_start);
+            for (uint64_t i = 0; i < cl_gguf_n_tensors(g); i++) {
+                const cl_gguf_tensor *t = cl_gguf_tensor_at(g, i);
+                size_t at = (size_t)((const uint8_t *)t->name.ptr - buf) + t->name.len + 4 + 8 * (size_t)t->n_dims + 4;
+                uint64_t off = t->offset + pad;
+                memcpy(odd + at, &off, 8);
+            }
+        }
+    }
+    cl_gguf_close(g);
+    g = NULL;
+    if (ok) {
+        load_bytes("aligned", ref, ref_size, pa, sizeof pa, &ma);
+        load_bytes("odd-addresses", odd, odd_size, po, sizeof po, &mo);
+        ok = ma && mo && !cl_gguf_open(po, &g);
+    }
+    const cl_gguf_tensor *te = ok ? cl_gguf_find_tensor(g, "token_embd.weight") : NULL;
+    ok = ok && te && ((uintptr_t)te->data & 1);
+    la = ok ? eval3(ma) : NULL;
+    lo = ok ? eval3(mo) : NULL;
+    ok = ok && la && lo && !memcmp(la, lo, 300 * sizeof *la);
+    printf("%s Q8_0 model at odd addresses (general.alignment 1) loads and matches the aligned one\n",
+           ok ? "ok  " : "FAIL");
+    fails += !ok;
+    free(la);
+    free(lo);
+    cl_gguf_close(g);
+    cllama_model_free(ma);
+    cllama_model_free(mo);
+    remove(pa);
+    remove(po);
+    free(odd);
+    cl_gw_buffer_free(ref, ref_size);
+    cl_gw_buffer_free(buf, size);
+    cl_gw_free(wref);
     cl_gw_free(w);
 }
 
@@ -229,6 +326,8 @@ int main(int argc, char **argv) {
         cl_gw_buffer_free(buf, size);
         cl_gw_free(w);
     }
+
+    odd_addresses();
 
     header(&x, 3, 0, 0);
     x.b[0] = 'X';

@@ -8,8 +8,9 @@
  *     sum |w| * d_a / 2;
  *  2. the scalar kernel gives the same result for a tile of nt rows as row by row;
  *  3. each SIMD set agrees with the scalar kernel for nt in {1, 3, 4, 7};
- *  4. each SIMD 8-row kernel (gemm8) agrees with the scalar dot of each of its 8 rows
- *     (rows at an odd stride and address) and writes nothing outside its 8 x nt outputs.
+ *  4. each SIMD 8-row kernel (gemm8) agrees with the scalar dot of each of its 8 rows,
+ *     rows as stored (odd stride and address) and interleaved as repack.c stores them,
+ *     and writes nothing outside its 8 x nt outputs.
  * Errors are relative to sum |w| |a|. Exits 1 naming the type and set on failure. */
 #include <math.h>
 #include <stdio.h>
@@ -87,28 +88,36 @@ static int check_gemm8(const cl_kernels *gen, const cl_kernels *set) {
             if (gen->act[type] == CL_ACT_Q8K) cl_quantize_row_q8k(x, (cl_block_q8 *)(abuf + t * q8_stride), n);
             else cl_quantize_row_q8(x, (cl_block_q8 *)(abuf + t * q8_stride), n);
         }
+        /* The same 8 rows interleaved block by block, as repack.c stores them. */
+        size_t bb = cl_type_info(type)->type_size, nb = row / bb;
+        uint8_t *pbuf = malloc(row * 8 + 64), *pw = pbuf + 1;
+        for (size_t i = 0; i < nb; i++)
+            for (int r = 0; r < 8; r++) memcpy(pw + (8 * i + r) * bb, w + r * ws + i * bb, bb);
         double worst = 0;
         int stray = 0;
         const int nts[] = {1, 3, 4, 7};
-        for (int k = 0; k < 4; k++) {
-            float out[7 * 11];
-            for (int i = 0; i < 7 * 11; i++) out[i] = NAN;
-            set->gemm8[type](n, w, ws, abuf, q8_stride, nts[k], out, os);
-            for (int t = 0; t < nt_max; t++)
-                for (int r = 0; r < os; r++) {
-                    float got = out[t * os + r];
-                    if (t >= nts[k] || r >= 8) {
-                        stray |= !isnan(got);
-                        continue;
+        for (int layout = 0; layout < 2; layout++)
+            for (int k = 0; k < 4; k++) {
+                float out[7 * 11];
+                for (int i = 0; i < 7 * 11; i++) out[i] = NAN;
+                if (layout == 0) set->gemm8[type](n, w, ws, bb, abuf, q8_stride, nts[k], out, os);
+                else set->gemm8[type](n, pw, bb, 8 * bb, abuf, q8_stride, nts[k], out, os);
+                for (int t = 0; t < nt_max; t++)
+                    for (int r = 0; r < os; r++) {
+                        float got = out[t * os + r];
+                        if (t >= nts[k] || r >= 8) {
+                            stray |= !isnan(got);
+                            continue;
+                        }
+                        float ref;
+                        gen->dot[type](n, w + r * ws, abuf + t * q8_stride, q8_stride, 1, &ref);
+                        double mag = 0;
+                        for (int64_t i = 0; i < n; i++) mag += fabs(x[i]); /* scale of the sums */
+                        double e = fabs(got - ref) / (fabs(ref) + 1e-3 * mag);
+                        worst = fmax(worst, isnan(e) ? INFINITY : e);
                     }
-                    float ref;
-                    gen->dot[type](n, w + r * ws, abuf + t * q8_stride, q8_stride, 1, &ref);
-                    double mag = 0;
-                    for (int64_t i = 0; i < n; i++) mag += fabs(x[i]); /* scale of the sums */
-                    double e = fabs(got - ref) / (fabs(ref) + 1e-3 * mag);
-                    worst = fmax(worst, isnan(e) ? INFINITY : e);
-                }
-        }
+            }
+        free(pbuf);
         int bad = !(worst <= 1e-5) || stray;
         printf("%-5s gemm8 %s vs scalar dot: %.1e%s%s\n", cl_type_name(type), set->isa, worst,
                stray ? " (wrote outside its outputs)" : "", bad ? "  FAIL" : "  ok");

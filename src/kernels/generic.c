@@ -29,32 +29,34 @@ static inline int isum(const int8_t *a, int n) {
 
 /* ---- float weights, float activations; n need not be a multiple of anything ---- */
 
+/* Weight rows may sit at any address in the file (general.alignment can be 1): read
+ * them with memcpy. Activation rows are ours and aligned. */
 static void dot_f32(int64_t n, const void *w, const void *a, size_t stride, int nt, float *out) {
-    const float *x = w;
+    const uint8_t *x = w;
     for (int t = 0; t < nt; t++) {
         const float *y = (const float *)((const char *)a + (size_t)t * stride);
         float s = 0;
-        for (int64_t i = 0; i < n; i++) s += x[i] * y[i];
+        for (int64_t i = 0; i < n; i++) s += cl_rdf32(x + 4 * i) * y[i];
         out[t] = s;
     }
 }
 
 static void dot_f16(int64_t n, const void *w, const void *a, size_t stride, int nt, float *out) {
-    const cl_f16 *x = w;
+    const uint8_t *x = w;
     for (int t = 0; t < nt; t++) {
         const float *y = (const float *)((const char *)a + (size_t)t * stride);
         float s = 0;
-        for (int64_t i = 0; i < n; i++) s += cl_f16_to_f32(x[i]) * y[i];
+        for (int64_t i = 0; i < n; i++) s += cl_f16_to_f32(cl_rd16(x + 2 * i)) * y[i];
         out[t] = s;
     }
 }
 
 static void dot_bf16(int64_t n, const void *w, const void *a, size_t stride, int nt, float *out) {
-    const cl_bf16 *x = w;
+    const uint8_t *x = w;
     for (int t = 0; t < nt; t++) {
         const float *y = (const float *)((const char *)a + (size_t)t * stride);
         float s = 0;
-        for (int64_t i = 0; i < n; i++) s += cl_bf16_to_f32(x[i]) * y[i];
+        for (int64_t i = 0; i < n; i++) s += cl_bf16_to_f32(cl_rd16(x + 2 * i)) * y[i];
         out[t] = s;
     }
 }

@@ -26,12 +26,14 @@ enum cl_act { CL_ACT_F32 = 0, CL_ACT_Q8 = 1, CL_ACT_Q8K = 2 };
 typedef void (*cl_dot_fn)(int64_t n, const void *w, const void *a, size_t a_stride, int nt,
                           float *out);
 
-/* Dot products of 8 weight rows (`w_stride` bytes apart, starting at `w`) with `nt`
- * activation rows: out[t * out_stride + r] = w_r . a_t for r < 8. Optional per type:
- * where a set has none, the matmul calls `dot` row by row (the scalar reference of
- * every gemm8 is that `dot`). */
-typedef void (*cl_gemm8_fn)(int64_t n, const void *w, size_t w_stride, const void *a, size_t a_stride, int nt,
-                            float *out, size_t out_stride);
+/* Dot products of 8 weight rows with `nt` activation rows: out[t * out_stride + r] =
+ * w_r . a_t for r < 8, where block i of row r is at w + r row_stride + i block_stride:
+ * rows as stored (row_stride = row bytes, block_stride = block bytes) or interleaved by
+ * repack.c (row_stride = block bytes, block_stride = 8 block bytes). Optional per type:
+ * where a set has none, the matmul calls `dot` row by row, which is also the scalar
+ * reference every gemm8 is tested against. */
+typedef void (*cl_gemm8_fn)(int64_t n, const void *w, size_t row_stride, size_t block_stride, const void *a,
+                            size_t a_stride, int nt, float *out, size_t out_stride);
 
 typedef struct {
     const char *isa;               /* "generic", "avx2", "avx512", "neon" */

@@ -10,6 +10,7 @@
  * x86_avx512.c includes this file with CL_X86_VNNI defined: the u8 x s8 products then
  * use vpdpbusd (one instruction instead of maddubs + madd) and the table is exported
  * as cl_kernels_avx512(). */
+#include <cpuid.h>
 #include <immintrin.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -102,9 +103,9 @@ INLINE __m256i bits_to_0x10(const uint8_t *p) {
         }                                                                                                           \
     }
 
-#define SCALAR_F32(p, k) (((const float *)(p))[k])
-#define SCALAR_F16(p, k) _cvtsh_ss(((const cl_f16 *)(p))[k])
-#define SCALAR_BF16(p, k) cl_bf16_to_f32(((const cl_bf16 *)(p))[k])
+#define SCALAR_F32(p, k) cl_rdf32((const uint8_t *)(p) + 4 * (k))
+#define SCALAR_F16(p, k) _cvtsh_ss(cl_rd16((const uint8_t *)(p) + 2 * (k)))
+#define SCALAR_BF16(p, k) cl_bf16_to_f32(cl_rd16((const uint8_t *)(p) + 2 * (k)))
 
 FLOAT_TILE(f32, LOAD_F32, SCALAR_F32)
 FLOAT_TILE(f16, LOAD_F16, SCALAR_F16)
@@ -198,8 +199,10 @@ DOT_FN(q8_0)
  * consecutive weights of row r. One u8 x s8 dot against four activation bytes
  * broadcast to every lane then advances all 8 rows, with no horizontal sums, and a
  * block's 8 scales are applied in one multiply: about half the instructions per
- * (weight block, activation row) of the one-row kernels above once the transpose is
- * shared by several activation rows (prompt processing). */
+ * (weight block, activation row) of the one-row kernels above. Measured on one Zen 4
+ * core, 4096-wide Q4_0 rows, one activation row: 27 GB/s of weights from cache vs 15
+ * for the one-row kernel; from memory 26 GB/s with rows interleaved (repack.h) but 12
+ * with eight separate row streams. */
 
 /* acc + four-byte u8 x s8 dot products per 32-bit lane. Without VNNI, maddubs may
  * saturate past 2 * 255 * 128, so only nibble weights (<= 15) use this path there. */
@@ -246,6 +249,7 @@ INLINE void unpack8_q4_0(const uint8_t *p, size_t ws, __m256i *v) {
     }
 }
 
+#ifdef CL_X86_VNNI
 /* As unpack8_q4_0 for Q8_0: q + 128 as unsigned bytes. */
 INLINE void unpack8_q8_0(const uint8_t *p, size_t ws, __m256i *v) {
     __m256i lo[4], hi[4];
@@ -262,17 +266,18 @@ INLINE void unpack8_q8_0(const uint8_t *p, size_t ws, __m256i *v) {
         v[j + 4] = _mm256_xor_si256(hi[j], flip);
     }
 }
+#endif
 
-/* out[t * os + r] = row r . activation row t, for 8 rows `ws` bytes apart and R <= 4
- * activation rows. Unpacked weights u are the stored q minus OFFSET, so
+/* out[t * os + r] = row r . activation row t, for 8 rows `ws` bytes apart with blocks
+ * `bs` bytes apart (see cl_gemm8_fn), and R <= 4 activation rows. Unpacked weights u are the stored q minus OFFSET, so
  * w . a = d_w d_a (u . a_q) + OFFSET d_w s_a. */
 #define GEMM8_TILE(NAME, BT, UNPACK, OFFSET)                                                                 \
-    INLINE void NAME##_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, const void *a, size_t stride,     \
-                                  const int R, float *out, size_t os) {                                     \
+    INLINE void NAME##_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, const void *a,         \
+                                  size_t stride, const int R, float *out, size_t os) {                      \
         __m256 acc[4], off[4];                                                                               \
         UNROLL for (int t = 0; t < R; t++) acc[t] = off[t] = _mm256_setzero_ps();                            \
         for (int64_t i = 0; i < n / CL_QK; i++) {                                                            \
-            const uint8_t *b = w + (size_t)i * sizeof(BT);                                                   \
+            const uint8_t *b = w + (size_t)i * bs;                                                           \
             __m256i v[8];                                                                                    \
             UNPACK(b + offsetof(BT, qs), ws, v);                                                             \
             __m256 dw = f16x8(b, ws);                                                                        \
@@ -291,17 +296,17 @@ INLINE void unpack8_q8_0(const uint8_t *p, size_t ws, __m256i *v) {
         UNROLL for (int t = 0; t < R; t++)                                                                   \
             _mm256_storeu_ps(out + (size_t)t * os, _mm256_fmadd_ps(_mm256_set1_ps(OFFSET), off[t], acc[t])); \
     }                                                                                                        \
-    static void gemm8_##NAME(int64_t n, const void *w, size_t ws, const void *a, size_t stride, int nt,     \
-                             float *out, size_t os) {                                                        \
+    static void gemm8_##NAME(int64_t n, const void *w, size_t ws, size_t bs, const void *a, size_t stride,  \
+                             int nt, float *out, size_t os) {                                                \
         int t = 0;                                                                                           \
         for (; t + 4 <= nt; t += 4)                                                                          \
-            NAME##_gemm8_tile(n, w, ws, (const char *)a + (size_t)t * stride, stride, 4, out + (size_t)t * os, os); \
+            NAME##_gemm8_tile(n, w, ws, bs, (const char *)a + (size_t)t * stride, stride, 4, out + (size_t)t * os, os); \
         const void *at = (const char *)a + (size_t)t * stride;                                               \
         float *ot = out + (size_t)t * os;                                                                    \
         switch (nt - t) {                                                                                    \
-        case 3: NAME##_gemm8_tile(n, w, ws, at, stride, 3, ot, os); break;                                   \
-        case 2: NAME##_gemm8_tile(n, w, ws, at, stride, 2, ot, os); break;                                   \
-        case 1: NAME##_gemm8_tile(n, w, ws, at, stride, 1, ot, os); break;                                   \
+        case 3: NAME##_gemm8_tile(n, w, ws, bs, at, stride, 3, ot, os); break;                                   \
+        case 2: NAME##_gemm8_tile(n, w, ws, bs, at, stride, 2, ot, os); break;                                   \
+        case 1: NAME##_gemm8_tile(n, w, ws, bs, at, stride, 1, ot, os); break;                                   \
         default: break;                                                                                      \
         }                                                                                                    \
     }
@@ -535,7 +540,10 @@ static int cpu_ok(void) {
            __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni") &&
            __builtin_cpu_supports("avx512bf16");
 #else
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    /* F16C by CPUID: older compilers' __builtin_cpu_supports does not know the name. */
+    unsigned a, b, c, d;
+    int f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
 #endif
 }
 

@@ -79,13 +79,18 @@ void cl_quantize_row_q8k(const float *x, cl_block_q8 *y, int64_t n);
 /* Block layouts, byte-exact with GGUF/ggml. All fields are byte-aligned and the
  * blocks are packed back to back in a row, so a block may sit at any address: read
  * multi-byte fields with memcpy / unaligned loads. Value order within a block is given
- * at each dequantizer (quant.c, quant_k.c). */
+ * at each dequantizer (quant.c, quant_k.c).
+ * CL_BLOCK makes the types' alignment 1 (they have no padding, so layout and size are
+ * unchanged): indexing a row of blocks, or naming a field to take its address, through
+ * a pointer of 2-byte-aligned type would be undefined at an odd address, and rows sit
+ * at odd addresses whenever a file's general.alignment is 1. */
+#define CL_BLOCK __attribute__((packed))
 
 /* Q4_0: x = d * (q - 8); q 4-bit, values 0..15 in low nibbles, 16..31 in high. */
 typedef struct {
     cl_f16 d;
     uint8_t qs[CL_QK / 2];
-} cl_block_q4_0;
+} CL_BLOCK cl_block_q4_0;
 _Static_assert(sizeof(cl_block_q4_0) == 18, "Q4_0 block size");
 
 /* Q4_1: x = d * q + m. */
@@ -93,7 +98,7 @@ typedef struct {
     cl_f16 d;
     cl_f16 m;
     uint8_t qs[CL_QK / 2];
-} cl_block_q4_1;
+} CL_BLOCK cl_block_q4_1;
 _Static_assert(sizeof(cl_block_q4_1) == 20, "Q4_1 block size");
 
 /* Q5_0: x = d * (q - 16); bit 4 of value j is bit j of the little-endian qh. */
@@ -101,7 +106,7 @@ typedef struct {
     cl_f16 d;
     uint8_t qh[4];
     uint8_t qs[CL_QK / 2];
-} cl_block_q5_0;
+} CL_BLOCK cl_block_q5_0;
 _Static_assert(sizeof(cl_block_q5_0) == 22, "Q5_0 block size");
 
 /* Q5_1: x = d * q + m. */
@@ -110,14 +115,14 @@ typedef struct {
     cl_f16 m;
     uint8_t qh[4];
     uint8_t qs[CL_QK / 2];
-} cl_block_q5_1;
+} CL_BLOCK cl_block_q5_1;
 _Static_assert(sizeof(cl_block_q5_1) == 24, "Q5_1 block size");
 
 /* Q8_0: x = d * q. */
 typedef struct {
     cl_f16 d;
     int8_t qs[CL_QK];
-} cl_block_q8_0;
+} CL_BLOCK cl_block_q8_0;
 _Static_assert(sizeof(cl_block_q8_0) == 34, "Q8_0 block size");
 
 /* Q2_K: 16 sub-blocks of 16; x = d * (sc & 15) * q - dmin * (sc >> 4), q 2-bit. */
@@ -126,7 +131,7 @@ typedef struct {
     uint8_t qs[CL_QK_K / 4];
     cl_f16 d;
     cl_f16 dmin;
-} cl_block_q2_K;
+} CL_BLOCK cl_block_q2_K;
 _Static_assert(sizeof(cl_block_q2_K) == 84, "Q2_K block size");
 
 /* Q3_K: 16 sub-blocks of 16; x = d * (sc - 32) * (q - 4 * !hbit), q 2-bit, sc 6-bit. */
@@ -135,7 +140,7 @@ typedef struct {
     uint8_t qs[CL_QK_K / 4];
     uint8_t scales[12];
     cl_f16 d;
-} cl_block_q3_K;
+} CL_BLOCK cl_block_q3_K;
 _Static_assert(sizeof(cl_block_q3_K) == 110, "Q3_K block size");
 
 /* Q4_K: 8 sub-blocks of 32; x = d * sc * q - dmin * m, sc and m 6-bit. */
@@ -144,7 +149,7 @@ typedef struct {
     cl_f16 dmin;
     uint8_t scales[12];
     uint8_t qs[CL_QK_K / 2];
-} cl_block_q4_K;
+} CL_BLOCK cl_block_q4_K;
 _Static_assert(sizeof(cl_block_q4_K) == 144, "Q4_K block size");
 
 /* Q5_K: as Q4_K with a fifth bit per value in qh. */
@@ -154,7 +159,7 @@ typedef struct {
     uint8_t scales[12];
     uint8_t qh[CL_QK_K / 8];
     uint8_t qs[CL_QK_K / 2];
-} cl_block_q5_K;
+} CL_BLOCK cl_block_q5_K;
 _Static_assert(sizeof(cl_block_q5_K) == 176, "Q5_K block size");
 
 /* Q6_K: 16 sub-blocks of 16; x = d * sc * (q - 32), q 6-bit (4 in ql, 2 in qh). */
@@ -163,7 +168,7 @@ typedef struct {
     uint8_t qh[CL_QK_K / 4];
     int8_t scales[CL_QK_K / 16];
     cl_f16 d;
-} cl_block_q6_K;
+} CL_BLOCK cl_block_q6_K;
 _Static_assert(sizeof(cl_block_q6_K) == 210, "Q6_K block size");
 
 _Static_assert(sizeof(cl_block_q8) == 40, "activation block size");
@@ -199,6 +204,11 @@ static inline uint16_t cl_rd16(const void *p) {
 }
 static inline uint32_t cl_rd32(const void *p) {
     uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static inline float cl_rdf32(const void *p) {
+    float v;
     memcpy(&v, p, 4);
     return v;
 }

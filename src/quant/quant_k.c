@@ -194,8 +194,9 @@ static void pack_k4_scales(const uint8_t *ls, const uint8_t *lm, uint8_t *q) {
     }
 }
 
-/* Shared by Q4_K (nmax 15) and Q5_K (nmax 31): scales, mins and q (0..nmax) per value. */
-static void quant_k4_common(const float *x, int nmax, cl_f16 *dp, cl_f16 *dminp, uint8_t *scales, uint8_t *q) {
+/* Shared by Q4_K (nmax 15) and Q5_K (nmax 31): scales, mins and q (0..nmax) per value.
+ * dp and dminp point at the block's f16 fields, which may be unaligned. */
+static void quant_k4_common(const float *x, int nmax, void *dp, void *dminp, uint8_t *scales, uint8_t *q) {
     float scale[8], min[8];
     uint8_t ls[8], lm[8];
     for (int s = 0; s < 8; s++) range_scale_min(x + 32 * s, 32, nmax, &scale[s], &min[s]);

@@ -1,0 +1,98 @@
+#include "repack.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "error.h"
+#include "kernels/kernels.h"
+#include "threads.h"
+
+typedef struct {
+    const uint8_t *src;
+    uint8_t *dst;
+    int64_t groups;   /* row groups of 8 */
+    size_t row_bytes;
+    size_t block_bytes;
+} pack_job;
+
+static void pack_task(void *arg, int ith, int nth) {
+    const pack_job *j = arg;
+    int64_t lo, hi;
+    cl_split(j->groups, ith, nth, 1, &lo, &hi);
+    size_t nb = j->row_bytes / j->block_bytes, bb = j->block_bytes;
+    for (int64_t g = lo; g < hi; g++) {
+        const uint8_t *s = j->src + (size_t)g * 8 * j->row_bytes;
+        uint8_t *d = j->dst + (size_t)g * 8 * j->row_bytes;
+        for (size_t i = 0; i < nb; i++)
+            for (int r = 0; r < 8; r++) memcpy(d + (8 * i + (size_t)r) * bb, s + r * j->row_bytes + i * bb, bb);
+    }
+}
+
+/* token_embd stays as stored (embedding lookups read its rows), and so does the output
+ * when it is tied to it. */
+static int packable(const cllama_model *m, const cl_kernels *k, const cl_tensor *t) {
+    return t != &m->tok_embd && t->data != m->tok_embd.data && k->gemm8[t->type] && t->ne[1] % 8 == 0;
+}
+
+/* Every matmul weight of the model: the output, then 7 per layer. */
+static int collect(cllama_model *m, cl_tensor **list) {
+    int n = 0;
+    list[n++] = &m->output;
+    for (int l = 0; l < m->hp.n_layer; l++) {
+        cl_layer *L = &m->layers[l];
+        cl_tensor *ts[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (int i = 0; i < 7; i++) list[n++] = ts[i];
+    }
+    return n;
+}
+
+int cl_repack_model(cllama_model *m) {
+    const char *env = getenv("CLLAMA_REPACK");
+    if (env && !strcmp(env, "0")) return 0;
+    const cl_kernels *k = cl_kernels_get();
+    cl_tensor **list = malloc(sizeof *list * (size_t)(1 + 7 * m->hp.n_layer));
+    if (!list) return cl_err(CLLAMA_E_NOMEM, "out of memory");
+    int n = collect(m, list);
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        if (packable(m, k, list[i])) total += list[i]->row_bytes * (size_t)list[i]->ne[1];
+    int rc = 0;
+    if (!total) goto done;
+    /* Anonymous memory asked for in huge pages: a 7B model is a million 4 KiB faults
+     * otherwise, which would dominate the load time. */
+    void *buf = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (buf == MAP_FAILED) {
+        rc = cl_err(CLLAMA_E_NOMEM, "out of memory interleaving %zu bytes of weights", total);
+        goto done;
+    }
+    madvise(buf, total, MADV_HUGEPAGE);
+    cl_pool *pool;
+    if ((rc = cl_pool_init(cl_default_threads(), &pool))) {
+        munmap(buf, total);
+        goto done;
+    }
+    uint8_t *dst = buf;
+    for (int i = 0; i < n; i++) {
+        cl_tensor *t = list[i];
+        if (!packable(m, k, t)) continue;
+        size_t bytes = t->row_bytes * (size_t)t->ne[1];
+        pack_job j = {t->data, dst, t->ne[1] / 8, t->row_bytes, cl_type_info(t->type)->type_size};
+        cl_pool_run(pool, pack_task, &j);
+        cl_gguf_drop(m->gguf, t->data, bytes);
+        t->data = dst;
+        t->packed = 1;
+        dst += bytes;
+    }
+    cl_pool_free(pool);
+    m->packed = buf;
+    m->packed_bytes = total;
+done:
+    free(list);
+    return rc;
+}
+
+void cl_repack_free(cllama_model *m) {
+    if (m->packed) munmap(m->packed, m->packed_bytes);
+    m->packed = NULL;
+}
