@@ -16,16 +16,26 @@ typedef struct {
     size_t block_bytes;
 } pack_job;
 
+/* Rows g*8..g*8+7 of `src` interleaved into `dst`; BB is the block size, a constant so
+ * the copies compile to a few moves (a libc call per 18-byte block costs more than the
+ * copy). */
+#define PACK_GROUP(BB)                                                                                  \
+    for (size_t i = 0; i < nb; i++)                                                                     \
+        for (int r = 0; r < 8; r++) memcpy(d + (8 * i + (size_t)r) * (BB), s + r * rb + i * (BB), (BB));
+
 static void pack_task(void *arg, int ith, int nth) {
     const pack_job *j = arg;
     int64_t lo, hi;
     cl_split(j->groups, ith, nth, 1, &lo, &hi);
-    size_t nb = j->row_bytes / j->block_bytes, bb = j->block_bytes;
+    size_t bb = j->block_bytes, rb = j->row_bytes, nb = rb / bb;
     for (int64_t g = lo; g < hi; g++) {
-        const uint8_t *s = j->src + (size_t)g * 8 * j->row_bytes;
-        uint8_t *d = j->dst + (size_t)g * 8 * j->row_bytes;
-        for (size_t i = 0; i < nb; i++)
-            for (int r = 0; r < 8; r++) memcpy(d + (8 * i + (size_t)r) * bb, s + r * j->row_bytes + i * bb, bb);
+        const uint8_t *s = j->src + (size_t)g * 8 * rb;
+        uint8_t *d = j->dst + (size_t)g * 8 * rb;
+        switch (bb) {
+        case sizeof(cl_block_q4_0): PACK_GROUP(sizeof(cl_block_q4_0)) break;
+        case sizeof(cl_block_q8_0): PACK_GROUP(sizeof(cl_block_q8_0)) break;
+        default: PACK_GROUP(bb) break;
+        }
     }
 }
 
