@@ -295,7 +295,10 @@ INLINE void unpack8_q8_0(const uint8_t *p, size_t ws, __m256i *v) {
         }                                                                                                    \
         UNROLL for (int t = 0; t < R; t++)                                                                   \
             _mm256_storeu_ps(out + (size_t)t * os, _mm256_fmadd_ps(_mm256_set1_ps(OFFSET), off[t], acc[t])); \
-    }                                                                                                        \
+    }
+
+/* The exported 8-row kernel: tiles of 4 activation rows, then the remainder. */
+#define GEMM8_FN(NAME)                                                                                       \
     static void gemm8_##NAME(int64_t n, const void *w, size_t ws, size_t bs, const void *a, size_t stride,  \
                              int nt, float *out, size_t os) {                                                \
         int t = 0;                                                                                           \
@@ -312,8 +315,10 @@ INLINE void unpack8_q8_0(const uint8_t *p, size_t ws, __m256i *v) {
     }
 
 GEMM8_TILE(q4_0, cl_block_q4_0, unpack8_q4_0, -8.0f)
+GEMM8_FN(q4_0)
 #ifdef CL_X86_VNNI
 GEMM8_TILE(q8_0, cl_block_q8_0, unpack8_q8_0, -128.0f)
+GEMM8_FN(q8_0)
 #endif
 
 /* ---- K-quants: super-block i meets activation blocks 8i..8i+7 ---- */
@@ -326,6 +331,94 @@ INLINE void k4_scales(const uint8_t *s, uint8_t *sc, uint8_t *m) {
     memcpy(sc, v, 8);
     memcpy(m, v + 2, 8);
 }
+
+/* ---- Q4_K, 8 rows at a time (see the 8-row kernels above) ----
+ * Per super-block: 32-byte chunk c of qs holds sub-blocks 2c (low nibbles) and 2c+1
+ * (high nibbles); 8 rows' chunks are transposed as for Q8_0. Each sub-block's integer
+ * dot is scaled by its 6-bit scale in int32 (at most 8 x 63 x 32 x 15 x 127, far from
+ * overflow), converted once per super-block and multiplied by d_w d_a: the activation
+ * blocks of a super-block share one scale (CL_ACT_Q8K). The mins meet the activation
+ * sums in float: - dmin_w sum_s m_s a.s_s. */
+
+/* Sub-block scales (int32) and mins (float) of 8 rows' super-blocks, one vector per
+ * sub-block with a lane per row: the three 32-bit words of each row's 12 scale bytes are
+ * transposed into lanes, then unpacked as k4_scales does, in every lane at once. */
+INLINE void q4k_scales8(const uint8_t *sc12, size_t ws, __m256i *sc, __m256 *mn) {
+    __m256i x[4];
+    /* 16 bytes per row: the 12 scale bytes and 4 of qs, which are not used */
+    UNROLL for (int r = 0; r < 4; r++) x[r] = load2x128(sc12 + r * ws, sc12 + (r + 4) * ws);
+    transpose4x4(x);
+    const __m256i m6 = _mm256_set1_epi32(0x3F3F3F3F), m4 = _mm256_set1_epi32(0x0F0F0F0F),
+                  m2 = _mm256_set1_epi32(0x03030303), mb = _mm256_set1_epi32(0xFF);
+    __m256i u0 = x[0], u1 = x[1], u2 = x[2];
+    __m256i s03 = _mm256_and_si256(u0, m6), m03 = _mm256_and_si256(u1, m6);
+    __m256i s47 = _mm256_or_si256(_mm256_and_si256(u2, m4),
+                                  _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u0, 6), m2), 4));
+    __m256i m47 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 4), m4),
+                                  _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u1, 6), m2), 4));
+    UNROLL for (int j = 0; j < 4; j++) {
+        sc[j] = _mm256_and_si256(_mm256_srli_epi32(s03, 8 * j), mb);
+        sc[j + 4] = _mm256_and_si256(_mm256_srli_epi32(s47, 8 * j), mb);
+        mn[j] = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(m03, 8 * j), mb));
+        mn[j + 4] = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(m47, 8 * j), mb));
+    }
+}
+
+INLINE void q4_K_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, const void *a, size_t stride,
+                            const int R, float *out, size_t os) {
+    __m256 acc[4];
+    UNROLL for (int t = 0; t < R; t++) acc[t] = _mm256_setzero_ps();
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int64_t i = 0; i < n / CL_QK_K; i++) {
+        const uint8_t *b = w + (size_t)i * bs;
+        __m256i sc[8];
+        __m256 mn[8];
+        q4k_scales8(b + offsetof(cl_block_q4_K, scales), ws, sc, mn);
+        __m256i isum[4];
+        __m256 msum[4];
+        UNROLL for (int t = 0; t < R; t++) isum[t] = _mm256_setzero_si256(), msum[t] = _mm256_setzero_ps();
+        for (int c = 0; c < 4; c++) {
+            const uint8_t *q = b + offsetof(cl_block_q4_K, qs) + 32 * c;
+            __m256i lo[4], hi[4];
+            UNROLL for (int r = 0; r < 4; r++) {
+                __m256i x = loadu(q + r * ws), y = loadu(q + (r + 4) * ws);
+                lo[r] = _mm256_permute2x128_si256(x, y, 0x20);
+                hi[r] = _mm256_permute2x128_si256(x, y, 0x31);
+            }
+            transpose4x4(lo);
+            transpose4x4(hi);
+            /* word j of the chunk: lo[j] (j < 4) or hi[j - 4]; sub-block 2c in the low
+             * nibbles, 2c + 1 in the high */
+            __m256i v0[8], v1[8];
+            UNROLL for (int j = 0; j < 4; j++) {
+                v0[j] = _mm256_and_si256(lo[j], m4);
+                v0[j + 4] = _mm256_and_si256(hi[j], m4);
+                v1[j] = _mm256_and_si256(_mm256_srli_epi16(lo[j], 4), m4);
+                v1[j + 4] = _mm256_and_si256(_mm256_srli_epi16(hi[j], 4), m4);
+            }
+            UNROLL for (int t = 0; t < R; t++) {
+                const cl_block_q8 *y0 = ACT(a, t, stride) + 8 * i + 2 * c, *y1 = y0 + 1;
+                __m256i p0 = _mm256_setzero_si256(), p1 = _mm256_setzero_si256();
+                UNROLL for (int j = 0; j < 8; j++) {
+                    p0 = dot4_acc(p0, v0[j], _mm256_set1_epi32((int)cl_rd32(y0->qs + 4 * j)));
+                    p1 = dot4_acc(p1, v1[j], _mm256_set1_epi32((int)cl_rd32(y1->qs + 4 * j)));
+                }
+                isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(_mm256_mullo_epi32(p0, sc[2 * c]),
+                                                                      _mm256_mullo_epi32(p1, sc[2 * c + 1])));
+                msum[t] = _mm256_fmadd_ps(mn[2 * c], _mm256_set1_ps(y0->s), msum[t]);
+                msum[t] = _mm256_fmadd_ps(mn[2 * c + 1], _mm256_set1_ps(y1->s), msum[t]);
+            }
+        }
+        __m256 dw = f16x8(b + offsetof(cl_block_q4_K, d), ws), dm = f16x8(b + offsetof(cl_block_q4_K, dmin), ws);
+        UNROLL for (int t = 0; t < R; t++) {
+            const cl_block_q8 *y = ACT(a, t, stride) + 8 * i;
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(dw, _mm256_set1_ps(y->d)), acc[t]);
+            acc[t] = _mm256_fnmadd_ps(dm, msum[t], acc[t]);
+        }
+    }
+    UNROLL for (int t = 0; t < R; t++) _mm256_storeu_ps(out + (size_t)t * os, acc[t]);
+}
+GEMM8_FN(q4_K)
 
 /* Shared by Q4_K and Q5_K: q holds the 8 sub-blocks' values (bytes 0..31 each). */
 #define K4_TILE_BODY(UNPACK)                                                                        \
@@ -527,6 +620,7 @@ static void build(void) {
     table.dot[CL_TYPE_Q5_K] = dot_q5_K;
     table.dot[CL_TYPE_Q6_K] = dot_q6_K;
     table.gemm8[CL_TYPE_Q4_0] = gemm8_q4_0;
+    table.gemm8[CL_TYPE_Q4_K] = gemm8_q4_K;
 #ifdef CL_X86_VNNI
     table.gemm8[CL_TYPE_Q8_0] = gemm8_q8_0;
 #endif
