@@ -203,8 +203,7 @@ static void attention_task(void *arg, int ith, int nth) {
         memset(o, 0, (size_t)D * sizeof *o);
         for (int p = 0; p < n_keys; p++) {
             const cl_f16 *vr = vc + (size_t)p * KD + (size_t)g * D;
-            float w = sc[p] * inv;
-            for (int d = 0; d < D; d++) o[d] += w * cl_f16_to_f32(vr[d]);
+            kern->axpy_f16(D, sc[p] * inv, vr, o);
         }
     }
 }

@@ -40,6 +40,8 @@ typedef struct {
     cl_dot_fn dot[CL_TYPE_COUNT];  /* NULL: not a weight type */
     int act[CL_TYPE_COUNT];        /* enum cl_act per weight type */
     cl_gemm8_fn gemm8[CL_TYPE_COUNT]; /* NULL: use dot */
+    /* y[0..n) += a * x[0..n): attention's weighted sum of F16 value rows. */
+    void (*axpy_f16)(int64_t n, float a, const cl_f16 *x, float *y);
 } cl_kernels;
 
 /* The best kernels for this CPU. CLLAMA_ISA=generic|avx2|avx512 in the environment

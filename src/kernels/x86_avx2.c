@@ -601,11 +601,21 @@ DOT_FN(q4_K)
 DOT_FN(q5_K)
 DOT_FN(q6_K)
 
+/* KV cache rows are ours and 2-byte aligned; n is any head size. */
+static void axpy_f16(int64_t n, float a, const cl_f16 *x, float *y) {
+    __m256 av = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, LOAD_F16(x, i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * _cvtsh_ss(x[i]);
+}
+
 static cl_kernels table;
 
 static void build(void) {
     table = *cl_kernels_generic();
     table.isa = CL_X86_NAME;
+    table.axpy_f16 = axpy_f16;
     table.dot[CL_TYPE_F32] = dot_f32;
     table.dot[CL_TYPE_F16] = dot_f16;
     table.dot[CL_TYPE_BF16] = dot_bf16;

@@ -82,7 +82,7 @@ static void host_device(cl_device *d, int quiet) {
     str_copy(d->name, sizeof d->name, "host");
     snprintf(d->label, sizeof d->label, "this host (%.40s, %d cores)", h.cpu, h.cores);
     str_copy(d->kind, sizeof d->kind, "host");
-    d->bw_gbs = cl_probe_read_bw(h.cores, 1ull << 30, 3);
+    d->bw_gbs = cl_probe_read_bw(h.cores, 1ull << 30, 5);
     d->fp32_tflops = cl_probe_flops(h.cores) / 1e3;
     d->fp16_tflops = d->fp32_tflops;
     d->int8_tops = cl_probe_int8(h.cores) / 1e3;
