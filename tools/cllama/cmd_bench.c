@@ -1,7 +1,9 @@
 /* cllama bench: prompt-processing and generation tokens/s per model, quantization
  * and thread count, on model files or on synthetic models of real shapes. Follows
  * llama-bench's habits: random token ids, one warm-up, repetitions, mean ± sd. */
+#include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -137,6 +139,7 @@ typedef struct {
 /* The same rows in every format, for tools (and tests) that want more than one. */
 static int write_all_formats(const char *dir, const bench_row *rows, int n) {
     static const char *ext[] = {"md", "csv", "json", "jsonl"};
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) return -1;
     for (int k = 0; k < 4; k++) {
         char path[1024];
         snprintf(path, sizeof path, "%s/bench.%s", dir, ext[k]);
