@@ -1,11 +1,8 @@
-/* Weight-stationary matrix multiply: threads take chunks of output rows from a shared
- * counter (a core slowed by a neighbour takes fewer, instead of everyone waiting for
- * it), walk each chunk in blocks small enough to stay in L2, and apply every weight row
- * of a block to a tile of tokens per kernel call, so each weight byte comes from memory
- * once per 64 tokens of the batch. */
+/* Weight-stationary matrix multiply: each thread owns a slice of output rows, walks it
+ * in blocks small enough to stay in L2, and applies every weight row of a block to a
+ * tile of tokens per kernel call, so each weight byte comes from memory once per
+ * matmul however many tokens the batch has. */
 #include "matmul.h"
-
-#include <stdatomic.h>
 
 #include "kernels/kernels.h"
 #include "quant/quant.h"
@@ -17,10 +14,6 @@
  * them. Longer batches take several passes: reading the weights again costs less than
  * streaming all the activations from L3 or memory for every 16 weight rows. */
 #define TOK_CHUNK 64
-/* Rows a thread takes at a time: long enough sequential streams for the prefetchers
- * (64 Q4_0 rows of 4096 are 147 KB), short enough that a 4096-row matmul still splits
- * into 64 pieces. A multiple of 8, so interleaved row groups stay whole. */
-#define ROW_CHUNK 64
 
 size_t cl_matmul_scratch(int64_t n_in, int n_tok) {
     size_t q8 = (size_t)((n_in + CL_QK - 1) / CL_QK) * sizeof(cl_block_q8);
@@ -36,7 +29,6 @@ typedef struct {
     void *scratch;
     const void *act; /* activation rows handed to the kernel */
     size_t act_stride;
-    atomic_llong next_row; /* first row of the next unclaimed chunk */
 } mm_job;
 
 static void quantize_task(void *arg, int ith, int nth) {
@@ -63,28 +55,24 @@ static void matmul_task(void *arg, int ith, int nth) {
     cl_gemm8_fn gemm8 = w->packed || j->n_tok > 1 ? j->k->gemm8[w->type] : NULL;
     size_t bb = cl_type_info(w->type)->type_size;
     size_t ws = w->packed ? bb : w->row_bytes, bs = w->packed ? 8 * bb : bb;
-    (void)ith, (void)nth;
+    int64_t lo, hi;
+    cl_split(n_out, ith, nth, ROW_BLOCK, &lo, &hi);
     float out[TOK_TILE];
-    for (;;) {
-        int64_t lo = atomic_fetch_add_explicit(&j->next_row, ROW_CHUNK, memory_order_relaxed);
-        if (lo >= n_out) break;
-        int64_t hi = lo + ROW_CHUNK < n_out ? lo + ROW_CHUNK : n_out;
-        for (int c0 = 0; c0 < j->n_tok; c0 += TOK_CHUNK) {
-            int c1 = j->n_tok - c0 < TOK_CHUNK ? j->n_tok : c0 + TOK_CHUNK;
-            for (int64_t r0 = lo; r0 < hi; r0 += ROW_BLOCK) {
-                int64_t r1 = r0 + ROW_BLOCK < hi ? r0 + ROW_BLOCK : hi;
-                for (int t0 = c0; t0 < c1; t0 += TOK_TILE) {
-                    int nt = c1 - t0 < TOK_TILE ? c1 - t0 : TOK_TILE;
-                    const char *a = (const char *)j->act + (size_t)t0 * j->act_stride;
-                    int64_t r = r0;
-                    if (gemm8)
-                        for (; r + 8 <= r1; r += 8)
-                            gemm8(n_in, (const char *)w->data + (size_t)r * w->row_bytes, ws, bs, a, j->act_stride,
-                                  nt, j->y + (size_t)t0 * n_out + r, (size_t)n_out);
-                    for (; r < r1; r++) {
-                        dot(n_in, (const char *)w->data + (size_t)r * w->row_bytes, a, j->act_stride, nt, out);
-                        for (int t = 0; t < nt; t++) j->y[(size_t)(t0 + t) * n_out + r] = out[t];
-                    }
+    for (int c0 = 0; c0 < j->n_tok; c0 += TOK_CHUNK) {
+        int c1 = j->n_tok - c0 < TOK_CHUNK ? j->n_tok : c0 + TOK_CHUNK;
+        for (int64_t r0 = lo; r0 < hi; r0 += ROW_BLOCK) {
+            int64_t r1 = r0 + ROW_BLOCK < hi ? r0 + ROW_BLOCK : hi;
+            for (int t0 = c0; t0 < c1; t0 += TOK_TILE) {
+                int nt = c1 - t0 < TOK_TILE ? c1 - t0 : TOK_TILE;
+                const char *a = (const char *)j->act + (size_t)t0 * j->act_stride;
+                int64_t r = r0;
+                if (gemm8)
+                    for (; r + 8 <= r1; r += 8)
+                        gemm8(n_in, (const char *)w->data + (size_t)r * w->row_bytes, ws, bs, a, j->act_stride, nt,
+                              j->y + (size_t)t0 * n_out + r, (size_t)n_out);
+                for (; r < r1; r++) {
+                    dot(n_in, (const char *)w->data + (size_t)r * w->row_bytes, a, j->act_stride, nt, out);
+                    for (int t = 0; t < nt; t++) j->y[(size_t)(t0 + t) * n_out + r] = out[t];
                 }
             }
         }
@@ -92,7 +80,7 @@ static void matmul_task(void *arg, int ith, int nth) {
 }
 
 void cl_matmul(cl_pool *pool, const cl_tensor *w, const float *x, int n_tok, float *y, void *scratch) {
-    mm_job j = {w, cl_kernels_get(), x, n_tok, y, scratch, x, (size_t)w->ne[0] * sizeof(float), 0};
+    mm_job j = {w, cl_kernels_get(), x, n_tok, y, scratch, x, (size_t)w->ne[0] * sizeof(float)};
     if (j.k->act[w->type] != CL_ACT_F32) {
         j.act = scratch;
         j.act_stride = cl_matmul_scratch(w->ne[0], 1);

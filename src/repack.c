@@ -42,7 +42,8 @@ static void pack_task(void *arg, int ith, int nth) {
 /* token_embd stays as stored (embedding lookups read its rows), and so does the output
  * when it is tied to it. */
 static int packable(const cllama_model *m, const cl_kernels *k, const cl_tensor *t) {
-    return t != &m->tok_embd && t->data != m->tok_embd.data && k->gemm8[t->type] && t->ne[1] % 8 == 0;
+    return t != &m->tok_embd && t->data != m->tok_embd.data && k->gemm8[t->type] && k->pack[t->type] &&
+           t->ne[1] % 8 == 0;
 }
 
 /* Every matmul weight of the model: the output, then 7 per layer. */

@@ -13,8 +13,8 @@
 #include "model.h"
 
 /* Interleaves every matmul weight of m (not token_embd, which is also read by row for
- * embedding lookups) whose type has a gemm8 kernel and whose row count is a multiple of
- * 8, into one buffer owned by the model (m->packed); the file pages they came from are
+ * embedding lookups) whose type the kernel set marks `pack` and whose row count is a
+ * multiple of 8, into one buffer owned by the model (m->packed); the file pages they came from are
  * dropped from the resident set, so memory stays about the file size. Returns 0 or
  * CLLAMA_E_NOMEM (the model is then unchanged). CLLAMA_REPACK=0 in the environment
  * turns it off. */

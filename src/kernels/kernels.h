@@ -40,6 +40,9 @@ typedef struct {
     cl_dot_fn dot[CL_TYPE_COUNT];  /* NULL: not a weight type */
     int act[CL_TYPE_COUNT];        /* enum cl_act per weight type */
     cl_gemm8_fn gemm8[CL_TYPE_COUNT]; /* NULL: use dot */
+    /* 1: gemm8 on interleaved rows beats dot even for one activation row (measured), so
+     * repack.c interleaves matrices of this type and generation uses gemm8 too. */
+    int pack[CL_TYPE_COUNT];
     /* y[0..n) += a * x[0..n): attention's weighted sum of F16 value rows. */
     void (*axpy_f16)(int64_t n, float a, const cl_f16 *x, float *y);
 } cl_kernels;
