@@ -34,6 +34,7 @@ static void pack_task(void *arg, int ith, int nth) {
         switch (bb) {
         case sizeof(cl_block_q4_0): PACK_GROUP(sizeof(cl_block_q4_0)) break;
         case sizeof(cl_block_q8_0): PACK_GROUP(sizeof(cl_block_q8_0)) break;
+        case sizeof(cl_block_q4_K): PACK_GROUP(sizeof(cl_block_q4_K)) break;
         default: PACK_GROUP(bb) break;
         }
     }
