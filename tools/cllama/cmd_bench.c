@@ -111,24 +111,32 @@ static const char *ftype_name(uint32_t ft) {
 }
 
 /* Times one test: n_prompt tokens in one batch then n_gen single tokens, from an
- * empty cache. Returns wall ns, or a negative value on error. */
+ * empty cache, each eval computing the logits of its last position (the output
+ * projection is part of every generated token's cost, as in llama-bench). Returns wall
+ * ns, or a negative value on error. */
 static double run_test(cllama_context *ctx, int n_vocab, int n_prompt, int n_gen, uint64_t *rng) {
     int32_t *toks = malloc((size_t)(n_prompt > 0 ? n_prompt : 1) * sizeof *toks);
-    if (!toks) return -1;
+    float *logits = malloc((size_t)n_vocab * sizeof *logits);
+    if (!toks || !logits) {
+        free(toks);
+        free(logits);
+        return -1;
+    }
     for (int i = 0; i < n_prompt; i++) {
         *rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
         toks[i] = (int32_t)((*rng >> 33) % (uint64_t)n_vocab);
     }
     cllama_context_reset(ctx);
     double t0 = now_ns();
-    int rc = n_prompt ? cllama_context_eval(ctx, toks, n_prompt, NULL, 0) : 0;
+    int rc = n_prompt ? cllama_context_eval(ctx, toks, n_prompt, logits, 0) : 0;
     for (int i = 0; i < n_gen && !rc; i++) {
         *rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
         int32_t t = (int32_t)((*rng >> 33) % (uint64_t)n_vocab);
-        rc = cllama_context_eval(ctx, &t, 1, NULL, 0);
+        rc = cllama_context_eval(ctx, &t, 1, logits, 0);
     }
     double dt = now_ns() - t0;
     free(toks);
+    free(logits);
     return rc ? -1 : dt;
 }
 
