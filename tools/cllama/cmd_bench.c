@@ -25,7 +25,7 @@ static const char *HELP =
     "  -p N[,N]             prompt lengths (default 512; 64 with no models given)\n"
     "  -n N[,N]             generation lengths (default 128; 16 with no models given)\n"
     "  -pg PP,TG            prompt then generation, timed together; repeatable\n"
-    "  -r N                 repetitions (default 5; 1 with no models given)\n"
+    "  -r N                 repetitions (default 5; 3 with no models given)\n"
     "  -t N[,N]             thread counts (default: physical cores)\n"
     "  -o md|csv|json|jsonl|summary  output (default md; summary with no models given)\n"
     "  --mem-limit SIZE     memory to plan against instead of what is available (e.g. 16G, 512M)\n"
@@ -33,7 +33,7 @@ static const char *HELP =
     "  --out-dir DIR        also write bench.md, bench.csv, bench.json, bench.jsonl there\n"
     "  --list-shapes        print the built-in shapes and quantizations\n"
     "With no -m or --shape: Llama 2 7B Q8_0, Llama 2 7B Q4_0, Llama 3 8B Q4_K_M and\n"
-    "Llama 3 70B Q4_K_M, synthetic, pp64 and tg16, one repetition; a model that does\n"
+    "Llama 3 70B Q4_K_M, synthetic, pp64 and tg16, three repetitions; a model that does\n"
     "not fit in memory gets N/A with the reason.\n";
 
 #define MAX_ITEMS 64
@@ -219,7 +219,9 @@ int cmd_bench(int argc, char **argv) {
     if (defaults) {
         add_specs(cmd, "llama2-7b:Q8_0,llama2-7b:Q4_0,llama3-8b:Q4_K_M,llama3-70b:Q4_K_M", 1, specs, &n_specs);
         if (!n_pp && !n_tg && !n_pgv) pp[n_pp++] = 64, tg[n_tg++] = 16;
-        if (reps < 0) reps = 1;
+        /* Three short repetitions: a single 16-token run on a shared machine can be off by
+         * half (seen here for Llama 3 8B Q4_K_M: 2.7 t/s once, 5.3-5.9 t/s in -r 3). */
+        if (reps < 0) reps = 3;
         if (!fmt) fmt = "summary";
     }
     if (!n_pp && !n_tg && !n_pgv) pp[n_pp++] = 512, tg[n_tg++] = 128;
