@@ -238,6 +238,19 @@ INLINE __m256 f16x8(const uint8_t *p, size_t ws) {
                                           (short)cl_rd16(p + 7 * ws)));
 }
 
+/* 8 rows x 32 bytes at p -> x[w] lane r = word w of row r (w = 0..7). */
+INLINE void transpose8x32(const uint8_t *p, size_t ws, __m256i *x) {
+    __m256i lo[4], hi[4];
+    UNROLL for (int r = 0; r < 4; r++) {
+        __m256i a = loadu(p + r * ws), b = loadu(p + (r + 4) * ws);
+        lo[r] = _mm256_permute2x128_si256(a, b, 0x20);
+        hi[r] = _mm256_permute2x128_si256(a, b, 0x31);
+    }
+    transpose4x4(lo);
+    transpose4x4(hi);
+    UNROLL for (int w = 0; w < 4; w++) x[w] = lo[w], x[w + 4] = hi[w];
+}
+
 /* v[j] lane r = unsigned values 4j..4j+3 of row r's block at p (the qs field). */
 INLINE void unpack8_q4_0(const uint8_t *p, size_t ws, __m256i *v) {
     __m256i x[4];
@@ -253,19 +266,9 @@ INLINE void unpack8_q4_0(const uint8_t *p, size_t ws, __m256i *v) {
 #ifdef CL_X86_VNNI
 /* As unpack8_q4_0 for Q8_0: q + 128 as unsigned bytes. */
 INLINE void unpack8_q8_0(const uint8_t *p, size_t ws, __m256i *v) {
-    __m256i lo[4], hi[4];
-    UNROLL for (int r = 0; r < 4; r++) {
-        __m256i a = loadu(p + r * ws), b = loadu(p + (r + 4) * ws);
-        lo[r] = _mm256_permute2x128_si256(a, b, 0x20);
-        hi[r] = _mm256_permute2x128_si256(a, b, 0x31);
-    }
-    transpose4x4(lo);
-    transpose4x4(hi);
+    transpose8x32(p, ws, v);
     const __m256i flip = _mm256_set1_epi8((char)0x80);
-    UNROLL for (int j = 0; j < 4; j++) {
-        v[j] = _mm256_xor_si256(lo[j], flip);
-        v[j + 4] = _mm256_xor_si256(hi[j], flip);
-    }
+    UNROLL for (int j = 0; j < 8; j++) v[j] = _mm256_xor_si256(v[j], flip);
 }
 #endif
 
@@ -380,22 +383,12 @@ INLINE void q4_K_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, c
         UNROLL for (int t = 0; t < R; t++) isum[t] = _mm256_setzero_si256(), msum[t] = _mm256_setzero_ps();
         for (int c = 0; c < 4; c++) {
             const uint8_t *q = b + offsetof(cl_block_q4_K, qs) + 32 * c;
-            __m256i lo[4], hi[4];
-            UNROLL for (int r = 0; r < 4; r++) {
-                __m256i x = loadu(q + r * ws), y = loadu(q + (r + 4) * ws);
-                lo[r] = _mm256_permute2x128_si256(x, y, 0x20);
-                hi[r] = _mm256_permute2x128_si256(x, y, 0x31);
-            }
-            transpose4x4(lo);
-            transpose4x4(hi);
-            /* word j of the chunk: lo[j] (j < 4) or hi[j - 4]; sub-block 2c in the low
-             * nibbles, 2c + 1 in the high */
-            __m256i v0[8], v1[8];
-            UNROLL for (int j = 0; j < 4; j++) {
-                v0[j] = _mm256_and_si256(lo[j], m4);
-                v0[j + 4] = _mm256_and_si256(hi[j], m4);
-                v1[j] = _mm256_and_si256(_mm256_srli_epi16(lo[j], 4), m4);
-                v1[j + 4] = _mm256_and_si256(_mm256_srli_epi16(hi[j], 4), m4);
+            /* sub-block 2c in the low nibbles of the chunk's words, 2c + 1 in the high */
+            __m256i x[8], v0[8], v1[8];
+            transpose8x32(q, ws, x);
+            UNROLL for (int j = 0; j < 8; j++) {
+                v0[j] = _mm256_and_si256(x[j], m4);
+                v1[j] = _mm256_and_si256(_mm256_srli_epi16(x[j], 4), m4);
             }
             UNROLL for (int t = 0; t < R; t++) {
                 const cl_block_q8 *y0 = ACT(a, t, stride) + 8 * i + 2 * c, *y1 = y0 + 1;
@@ -428,19 +421,6 @@ GEMM8_FN(q4_K)
  * q' = q + 32 is unsigned (0..63), so the integer dot is q' . a - 32 sum(a), taken per
  * 16-value sub-block with its signed 8-bit scale (at most 16 x 4 x 127 x 127 x 64 per
  * super-block, well inside int32); the 8 activation blocks share one scale (Q8K). */
-
-/* 8 rows x 32 bytes at p -> x[w] lane r = word w of row r (w = 0..7). */
-INLINE void transpose8x32(const uint8_t *p, size_t ws, __m256i *x) {
-    __m256i lo[4], hi[4];
-    UNROLL for (int r = 0; r < 4; r++) {
-        __m256i a = loadu(p + r * ws), b = loadu(p + (r + 4) * ws);
-        lo[r] = _mm256_permute2x128_si256(a, b, 0x20);
-        hi[r] = _mm256_permute2x128_si256(a, b, 0x31);
-    }
-    transpose4x4(lo);
-    transpose4x4(hi);
-    UNROLL for (int w = 0; w < 4; w++) x[w] = lo[w], x[w + 4] = hi[w];
-}
 
 /* Sum of the 16 int8 at p, in every lane. */
 INLINE __m256i sum16_i8(const int8_t *p) {
