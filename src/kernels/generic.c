@@ -79,27 +79,48 @@ static inline void unpack_q5(const uint8_t *qs, const uint8_t *qhp, int off, int
     }
 }
 
-static void dot_q4_0(int64_t n, const void *w, const void *a, size_t stride, int nt, float *out) {
-    const cl_block_q4_0 *x = w;
-    for (int t = 0; t < nt; t++) out[t] = 0;
-    for (int64_t i = 0; i < n / CL_QK; i++) {
-        int8_t q[CL_QK];
-        unpack_nibbles(x[i].qs, 8, q);
-        float d = cl_f16_to_f32(cl_rd16(&x[i].d));
-        for (int t = 0; t < nt; t++) {
-            const cl_block_q8 *y = ACT(a, t, stride) + i;
-            out[t] += d * y->d * (float)idot(q, y->qs, CL_QK);
-        }
-    }
+/* A legacy block decoded: 32 signed values, the scale d and the min m (0 for the
+ * symmetric types), so that x = d q + m. */
+typedef void (*legacy_decode)(const uint8_t *blk, int8_t *q, float *d, float *m);
+
+static void decode_q4_0(const uint8_t *blk, int8_t *q, float *d, float *m) {
+    const cl_block_q4_0 *b = (const cl_block_q4_0 *)blk;
+    unpack_nibbles(b->qs, 8, q);
+    *d = cl_f16_to_f32(cl_rd16(&b->d)), *m = 0;
 }
 
-static void dot_q4_1(int64_t n, const void *w, const void *a, size_t stride, int nt, float *out) {
-    const cl_block_q4_1 *x = w;
+static void decode_q4_1(const uint8_t *blk, int8_t *q, float *d, float *m) {
+    const cl_block_q4_1 *b = (const cl_block_q4_1 *)blk;
+    unpack_nibbles(b->qs, 0, q);
+    *d = cl_f16_to_f32(cl_rd16(&b->d)), *m = cl_f16_to_f32(cl_rd16(&b->m));
+}
+
+static void decode_q5_0(const uint8_t *blk, int8_t *q, float *d, float *m) {
+    const cl_block_q5_0 *b = (const cl_block_q5_0 *)blk;
+    unpack_q5(b->qs, b->qh, 16, q);
+    *d = cl_f16_to_f32(cl_rd16(&b->d)), *m = 0;
+}
+
+static void decode_q5_1(const uint8_t *blk, int8_t *q, float *d, float *m) {
+    const cl_block_q5_1 *b = (const cl_block_q5_1 *)blk;
+    unpack_q5(b->qs, b->qh, 0, q);
+    *d = cl_f16_to_f32(cl_rd16(&b->d)), *m = cl_f16_to_f32(cl_rd16(&b->m));
+}
+
+static void decode_q8_0(const uint8_t *blk, int8_t *q, float *d, float *m) {
+    const cl_block_q8_0 *b = (const cl_block_q8_0 *)blk;
+    memcpy(q, b->qs, CL_QK);
+    *d = cl_f16_to_f32(cl_rd16(&b->d)), *m = 0;
+}
+
+/* w . a = sum over blocks of d_w d_a (q . a_q) + m_w s_a. */
+static void dot_legacy(int64_t n, const void *w, size_t block_bytes, legacy_decode decode, const void *a,
+                       size_t stride, int nt, float *out) {
     for (int t = 0; t < nt; t++) out[t] = 0;
     for (int64_t i = 0; i < n / CL_QK; i++) {
         int8_t q[CL_QK];
-        unpack_nibbles(x[i].qs, 0, q);
-        float d = cl_f16_to_f32(cl_rd16(&x[i].d)), m = cl_f16_to_f32(cl_rd16(&x[i].m));
+        float d, m;
+        decode((const uint8_t *)w + (size_t)i * block_bytes, q, &d, &m);
         for (int t = 0; t < nt; t++) {
             const cl_block_q8 *y = ACT(a, t, stride) + i;
             out[t] += d * y->d * (float)idot(q, y->qs, CL_QK) + m * y->s;
@@ -107,45 +128,15 @@ static void dot_q4_1(int64_t n, const void *w, const void *a, size_t stride, int
     }
 }
 
-static void dot_q5_0(int64_t n, const void *w, const void *a, size_t stride, int nt, float *out) {
-    const cl_block_q5_0 *x = w;
-    for (int t = 0; t < nt; t++) out[t] = 0;
-    for (int64_t i = 0; i < n / CL_QK; i++) {
-        int8_t q[CL_QK];
-        unpack_q5(x[i].qs, x[i].qh, 16, q);
-        float d = cl_f16_to_f32(cl_rd16(&x[i].d));
-        for (int t = 0; t < nt; t++) {
-            const cl_block_q8 *y = ACT(a, t, stride) + i;
-            out[t] += d * y->d * (float)idot(q, y->qs, CL_QK);
-        }
+#define LEGACY_DOT(NAME)                                                                                  \
+    static void dot_##NAME(int64_t n, const void *w, const void *a, size_t stride, int nt, float *out) { \
+        dot_legacy(n, w, sizeof(cl_block_##NAME), decode_##NAME, a, stride, nt, out);                     \
     }
-}
-
-static void dot_q5_1(int64_t n, const void *w, const void *a, size_t stride, int nt, float *out) {
-    const cl_block_q5_1 *x = w;
-    for (int t = 0; t < nt; t++) out[t] = 0;
-    for (int64_t i = 0; i < n / CL_QK; i++) {
-        int8_t q[CL_QK];
-        unpack_q5(x[i].qs, x[i].qh, 0, q);
-        float d = cl_f16_to_f32(cl_rd16(&x[i].d)), m = cl_f16_to_f32(cl_rd16(&x[i].m));
-        for (int t = 0; t < nt; t++) {
-            const cl_block_q8 *y = ACT(a, t, stride) + i;
-            out[t] += d * y->d * (float)idot(q, y->qs, CL_QK) + m * y->s;
-        }
-    }
-}
-
-static void dot_q8_0(int64_t n, const void *w, const void *a, size_t stride, int nt, float *out) {
-    const cl_block_q8_0 *x = w;
-    for (int t = 0; t < nt; t++) out[t] = 0;
-    for (int64_t i = 0; i < n / CL_QK; i++) {
-        float d = cl_f16_to_f32(cl_rd16(&x[i].d));
-        for (int t = 0; t < nt; t++) {
-            const cl_block_q8 *y = ACT(a, t, stride) + i;
-            out[t] += d * y->d * (float)idot(x[i].qs, y->qs, CL_QK);
-        }
-    }
-}
+LEGACY_DOT(q4_0)
+LEGACY_DOT(q4_1)
+LEGACY_DOT(q5_0)
+LEGACY_DOT(q5_1)
+LEGACY_DOT(q8_0)
 
 /* ---- K-quants: super-block i covers activation blocks 8i..8i+7 ---- */
 
