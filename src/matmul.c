@@ -52,9 +52,9 @@ static void matmul_task(void *arg, int ith, int nth) {
     cl_dot_fn dot = j->k->dot[w->type];
     /* Interleaved rows have only the 8-row kernel. As stored, its in-register transpose
      * pays when several activation rows share it, not for one (generation). */
-    cl_gemm8_fn gemm8 = w->packed || j->n_tok > 1 ? j->k->gemm8[w->type] : NULL;
+    cl_gemm8x_fn gemm8x = w->packed ? j->k->gemm8x[w->type] : NULL;
+    cl_gemm8_fn gemm8 = !w->packed && j->n_tok > 1 ? j->k->gemm8[w->type] : NULL;
     size_t bb = cl_type_info(w->type)->type_size;
-    size_t ws = w->packed ? bb : w->row_bytes, bs = w->packed ? 8 * bb : bb;
     int64_t lo, hi;
     cl_split(n_out, ith, nth, ROW_BLOCK, &lo, &hi);
     float out[TOK_TILE];
@@ -66,10 +66,14 @@ static void matmul_task(void *arg, int ith, int nth) {
                 int nt = c1 - t0 < TOK_TILE ? c1 - t0 : TOK_TILE;
                 const char *a = (const char *)j->act + (size_t)t0 * j->act_stride;
                 int64_t r = r0;
-                if (gemm8)
+                if (gemm8x)
                     for (; r + 8 <= r1; r += 8)
-                        gemm8(n_in, (const char *)w->data + (size_t)r * w->row_bytes, ws, bs, a, j->act_stride, nt,
-                              j->y + (size_t)t0 * n_out + r, (size_t)n_out);
+                        gemm8x(n_in, (const char *)w->data + (size_t)r * w->row_bytes, a, j->act_stride, nt,
+                               j->y + (size_t)t0 * n_out + r, (size_t)n_out);
+                else if (gemm8)
+                    for (; r + 8 <= r1; r += 8)
+                        gemm8(n_in, (const char *)w->data + (size_t)r * w->row_bytes, w->row_bytes, bb, a,
+                              j->act_stride, nt, j->y + (size_t)t0 * n_out + r, (size_t)n_out);
                 for (; r < r1; r++) {
                     dot(n_in, (const char *)w->data + (size_t)r * w->row_bytes, a, j->act_stride, nt, out);
                     for (int t = 0; t < nt; t++) j->y[(size_t)(t0 + t) * n_out + r] = out[t];

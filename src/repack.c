@@ -6,44 +6,37 @@
 
 #include "error.h"
 #include "kernels/kernels.h"
+#include "quant/interleave.h"
 #include "threads.h"
 
 typedef struct {
     const uint8_t *src;
     uint8_t *dst;
+    int type;
+    int64_t n;        /* values per row */
     int64_t groups;   /* row groups of 8 */
     size_t row_bytes;
-    size_t block_bytes;
 } pack_job;
-
-/* Rows g*8..g*8+7 of `src` interleaved into `dst`; BB is the block size, a constant so
- * the copies compile to a few moves (a libc call per 18-byte block costs more than the
- * copy). */
-#define PACK_GROUP(BB)                                                                                  \
-    for (size_t i = 0; i < nb; i++)                                                                     \
-        for (int r = 0; r < 8; r++) memcpy(d + (8 * i + (size_t)r) * (BB), s + r * rb + i * (BB), (BB));
 
 static void pack_task(void *arg, int ith, int nth) {
     const pack_job *j = arg;
     int64_t lo, hi;
     cl_split(j->groups, ith, nth, 1, &lo, &hi);
-    size_t bb = j->block_bytes, rb = j->row_bytes, nb = rb / bb;
     for (int64_t g = lo; g < hi; g++) {
-        const uint8_t *s = j->src + (size_t)g * 8 * rb;
-        uint8_t *d = j->dst + (size_t)g * 8 * rb;
-        switch (bb) {
-        case sizeof(cl_block_q4_0): PACK_GROUP(sizeof(cl_block_q4_0)) break;
-        case sizeof(cl_block_q8_0): PACK_GROUP(sizeof(cl_block_q8_0)) break;
-        case sizeof(cl_block_q4_K): PACK_GROUP(sizeof(cl_block_q4_K)) break;
-        default: PACK_GROUP(bb) break;
-        }
+        size_t off = (size_t)g * 8 * j->row_bytes;
+        cl_interleave8(j->type, j->src + off, j->row_bytes, j->dst + off, j->n);
     }
+}
+
+void cl_repack_tensor(cl_pool *pool, const cl_tensor *t, void *dst) {
+    pack_job j = {t->data, dst, t->type, t->ne[0], t->ne[1] / 8, t->row_bytes};
+    cl_pool_run(pool, pack_task, &j);
 }
 
 /* token_embd stays as stored (embedding lookups read its rows), and so does the output
  * when it is tied to it. */
 static int packable(const cllama_model *m, const cl_kernels *k, const cl_tensor *t) {
-    return t != &m->tok_embd && t->data != m->tok_embd.data && k->gemm8[t->type] && k->pack[t->type] &&
+    return t != &m->tok_embd && t->data != m->tok_embd.data && k->gemm8x[t->type] && cl_interleave_supported(t->type) &&
            t->ne[1] % 8 == 0;
 }
 
@@ -89,8 +82,7 @@ int cl_repack_model(cllama_model *m) {
         cl_tensor *t = list[i];
         if (!packable(m, k, t)) continue;
         size_t bytes = t->row_bytes * (size_t)t->ne[1];
-        pack_job j = {t->data, dst, t->ne[1] / 8, t->row_bytes, cl_type_info(t->type)->type_size};
-        cl_pool_run(pool, pack_task, &j);
+        cl_repack_tensor(pool, t, dst);
         cl_gguf_drop(m->gguf, t->data, bytes);
         t->data = dst;
         t->packed = 1;

@@ -8,7 +8,7 @@
  *     sum |w| * d_a / 2;
  *  2. the scalar kernel gives the same result for a tile of nt rows as row by row;
  *  3. each SIMD set agrees with the scalar kernel for nt in {1, 3, 4, 7};
- *  4. each SIMD 8-row kernel (gemm8) agrees with the scalar dot of each of its 8 rows,
+ *  4. each SIMD 8-row kernel (gemm8, gemm8x) agrees with the scalar dot of each of its 8 rows,
  *     rows as stored (odd stride and address) and interleaved as repack.c stores them,
  *     and writes nothing outside its 8 x nt outputs.
  * Errors are relative to sum |w| |a|. Exits 1 naming the type and set on failure. */
@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "quant/interleave.h"
 #include "quant/quant.h"
 
 #define NT_MAX 7
@@ -88,11 +89,11 @@ static int check_gemm8(const cl_kernels *gen, const cl_kernels *set) {
             if (gen->act[type] == CL_ACT_Q8K) cl_quantize_row_q8k(x, (cl_block_q8 *)(abuf + t * q8_stride), n);
             else cl_quantize_row_q8(x, (cl_block_q8 *)(abuf + t * q8_stride), n);
         }
-        /* The same 8 rows interleaved block by block, as repack.c stores them. */
-        size_t bb = cl_type_info(type)->type_size, nb = row / bb;
+        /* The same 8 rows as one group of x8 blocks, as repack.c stores them. */
+        size_t bb = cl_type_info(type)->type_size;
         uint8_t *pbuf = malloc(row * 8 + 64), *pw = pbuf + 1;
-        for (size_t i = 0; i < nb; i++)
-            for (int r = 0; r < 8; r++) memcpy(pw + (8 * i + r) * bb, w + r * ws + i * bb, bb);
+        int has_x = set->gemm8x[type] != NULL;
+        if (has_x) cl_interleave8(type, w, ws, pw, n);
         /* Errors relative to sum |w| |a| of each (row, activation row), as in check 3. */
         float *wf = malloc(sizeof(float) * n), *xd = malloc(sizeof(float) * n);
         double mag[8][7];
@@ -109,12 +110,12 @@ static int check_gemm8(const cl_kernels *gen, const cl_kernels *set) {
         double worst = 0;
         int stray = 0;
         const int nts[] = {1, 3, 4, 7};
-        for (int layout = 0; layout < 2; layout++)
+        for (int layout = 0; layout < 1 + has_x; layout++)
             for (int k = 0; k < 4; k++) {
                 float out[7 * 11];
                 for (int i = 0; i < 7 * 11; i++) out[i] = NAN;
                 if (layout == 0) set->gemm8[type](n, w, ws, bb, abuf, q8_stride, nts[k], out, os);
-                else set->gemm8[type](n, pw, bb, 8 * bb, abuf, q8_stride, nts[k], out, os);
+                else set->gemm8x[type](n, pw, abuf, q8_stride, nts[k], out, os);
                 for (int t = 0; t < nt_max; t++)
                     for (int r = 0; r < os; r++) {
                         float got = out[t * os + r];
@@ -130,7 +131,7 @@ static int check_gemm8(const cl_kernels *gen, const cl_kernels *set) {
             }
         free(pbuf);
         int bad = !(worst <= 1e-5) || stray;
-        printf("%-5s gemm8 %s vs scalar dot: %.1e%s%s\n", cl_type_name(type), set->isa, worst,
+        printf("%-5s gemm8%s %s vs scalar dot: %.1e%s%s\n", cl_type_name(type), has_x ? " and gemm8x" : "", set->isa, worst,
                stray ? " (wrote outside its outputs)" : "", bad ? "  FAIL" : "  ok");
         failed |= bad;
         free(wbuf), free(x), free(abuf);

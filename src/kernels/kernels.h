@@ -28,21 +28,26 @@ typedef void (*cl_dot_fn)(int64_t n, const void *w, const void *a, size_t a_stri
 
 /* Dot products of 8 weight rows with `nt` activation rows: out[t * out_stride + r] =
  * w_r . a_t for r < 8, where block i of row r is at w + r row_stride + i block_stride:
- * rows as stored (row_stride = row bytes, block_stride = block bytes) or interleaved by
- * repack.c (row_stride = block bytes, block_stride = 8 block bytes). Optional per type:
+ * rows as stored (row_stride = row bytes, block_stride = block bytes) or any other
+ * layout of whole blocks (tests use interleaved block by block). Optional per type:
  * where a set has none, the matmul calls `dot` row by row, which is also the scalar
  * reference every gemm8 is tested against. */
 typedef void (*cl_gemm8_fn)(int64_t n, const void *w, size_t row_stride, size_t block_stride, const void *a,
                             size_t a_stride, int nt, float *out, size_t out_stride);
+
+/* As cl_gemm8_fn for 8 rows interleaved as one group of x8 blocks at w (interleave.h). */
+typedef void (*cl_gemm8x_fn)(int64_t n, const void *w, const void *a, size_t a_stride, int nt, float *out,
+                             size_t out_stride);
 
 typedef struct {
     const char *isa;               /* "generic", "avx2", "avx512", "neon" */
     cl_dot_fn dot[CL_TYPE_COUNT];  /* NULL: not a weight type */
     int act[CL_TYPE_COUNT];        /* enum cl_act per weight type */
     cl_gemm8_fn gemm8[CL_TYPE_COUNT]; /* NULL: use dot */
-    /* 1: gemm8 on interleaved rows beats dot even for one activation row (measured), so
-     * repack.c interleaves matrices of this type and generation uses gemm8 too. */
-    int pack[CL_TYPE_COUNT];
+    /* NULL: keep this type's rows as stored. Else the 8-row kernel on x8 blocks
+     * (interleave.h), which beats dot even for one activation row (measured), so
+     * repack.c interleaves matrices of this type and generation uses it too. */
+    cl_gemm8x_fn gemm8x[CL_TYPE_COUNT];
     /* y[0..n) += a * x[0..n): attention's weighted sum of F16 value rows. */
     void (*axpy_f16)(int64_t n, float a, const cl_f16 *x, float *y);
 } cl_kernels;

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "quant/interleave.h"
 
 #ifndef CL_X86_VNNI
 #define CL_X86_NAME "avx2"
@@ -241,21 +242,34 @@ INLINE __m256 f16x8(const uint8_t *p, size_t ws) {
 /* 8 rows x 32 bytes at p -> x[w] lane r = word w of row r (w = 0..7). */
 INLINE void transpose8x32(const uint8_t *p, size_t ws, __m256i *x) {
     __m256i lo[4], hi[4];
+    /* 128-bit loads into each half cost a load and an insert each, cheaper than
+     * lane-crossing permutes of 256-bit loads */
     UNROLL for (int r = 0; r < 4; r++) {
-        __m256i a = loadu(p + r * ws), b = loadu(p + (r + 4) * ws);
-        lo[r] = _mm256_permute2x128_si256(a, b, 0x20);
-        hi[r] = _mm256_permute2x128_si256(a, b, 0x31);
+        lo[r] = load2x128(p + r * ws, p + (r + 4) * ws);
+        hi[r] = load2x128(p + r * ws + 16, p + (r + 4) * ws + 16);
     }
     transpose4x4(lo);
     transpose4x4(hi);
     UNROLL for (int w = 0; w < 4; w++) x[w] = lo[w], x[w + 4] = hi[w];
 }
 
-/* v[j] lane r = unsigned values 4j..4j+3 of row r's block at p (the qs field). */
-INLINE void unpack8_q4_0(const uint8_t *p, size_t ws, __m256i *v) {
+/* The 8 rows' f16 scales at p (the d field of a stored block, `ws` bytes apart, or of
+ * an x8 block, side by side) as floats. */
+INLINE __m256 scales8(const uint8_t *p, size_t ws, const int X) {
+    return X ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)) : f16x8(p, ws);
+}
+
+/* v[j] lane r = unsigned values 4j..4j+3 of row r's block at b: 8 stored blocks `ws`
+ * bytes apart (X = 0) or one x8 block (X = 1, interleave.h). */
+INLINE void unpack8_q4_0(const uint8_t *b, size_t ws, __m256i *v, const int X) {
     __m256i x[4];
-    UNROLL for (int r = 0; r < 4; r++) x[r] = load2x128(p + r * ws, p + (r + 4) * ws);
-    transpose4x4(x);
+    if (X) {
+        UNROLL for (int j = 0; j < 4; j++) x[j] = loadu(b + offsetof(cl_block_q4_0x8, qs) + 32 * j);
+    } else {
+        const uint8_t *p = b + offsetof(cl_block_q4_0, qs);
+        UNROLL for (int r = 0; r < 4; r++) x[r] = load2x128(p + r * ws, p + (r + 4) * ws);
+        transpose4x4(x);
+    }
     const __m256i m = _mm256_set1_epi8(0x0F);
     UNROLL for (int j = 0; j < 4; j++) {
         v[j] = _mm256_and_si256(x[j], m);
@@ -264,27 +278,32 @@ INLINE void unpack8_q4_0(const uint8_t *p, size_t ws, __m256i *v) {
 }
 
 #ifdef CL_X86_VNNI
-/* As unpack8_q4_0 for Q8_0: q + 128 as unsigned bytes. */
-INLINE void unpack8_q8_0(const uint8_t *p, size_t ws, __m256i *v) {
-    transpose8x32(p, ws, v);
+/* As unpack8_q4_0 for Q8_0: q + 128 as unsigned bytes (x8 blocks store them so). */
+INLINE void unpack8_q8_0(const uint8_t *b, size_t ws, __m256i *v, const int X) {
+    if (X) {
+        UNROLL for (int j = 0; j < 8; j++) v[j] = loadu(b + offsetof(cl_block_q8_0x8, qs) + 32 * j);
+        return;
+    }
+    transpose8x32(b + offsetof(cl_block_q8_0, qs), ws, v);
     const __m256i flip = _mm256_set1_epi8((char)0x80);
     UNROLL for (int j = 0; j < 8; j++) v[j] = _mm256_xor_si256(v[j], flip);
 }
 #endif
 
-/* out[t * os + r] = row r . activation row t, for 8 rows `ws` bytes apart with blocks
- * `bs` bytes apart (see cl_gemm8_fn), and R <= 4 activation rows. Unpacked weights u are the stored q minus OFFSET, so
- * w . a = d_w d_a (u . a_q) + OFFSET d_w s_a. */
+/* out[t * os + r] = row r . activation row t, for R <= 4 activation rows and 8 weight
+ * rows: stored (X = 0), `ws` bytes apart with blocks `bs` bytes apart (see
+ * cl_gemm8_fn), or interleaved (X = 1), x8 blocks `bs` bytes apart. Unpacked weights u
+ * are the stored q minus OFFSET, so w . a = d_w d_a (u . a_q) + OFFSET d_w s_a. */
 #define GEMM8_TILE(NAME, BT, UNPACK, OFFSET)                                                                 \
     INLINE void NAME##_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, const void *a,         \
-                                  size_t stride, const int R, float *out, size_t os) {                      \
+                                  size_t stride, const int R, float *out, size_t os, const int X) {         \
         __m256 acc[4], off[4];                                                                               \
         UNROLL for (int t = 0; t < R; t++) acc[t] = off[t] = _mm256_setzero_ps();                            \
         for (int64_t i = 0; i < n / CL_QK; i++) {                                                            \
             const uint8_t *b = w + (size_t)i * bs;                                                           \
             __m256i v[8];                                                                                    \
-            UNPACK(b + offsetof(BT, qs), ws, v);                                                             \
-            __m256 dw = f16x8(b, ws);                                                                        \
+            UNPACK(b, ws, v, X);                                                                             \
+            __m256 dw = scales8(b, ws, X);                                                                   \
             UNROLL for (int t = 0; t < R; t++) {                                                             \
                 const cl_block_q8 *y = ACT(a, t, stride) + i;                                                \
                 __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();                            \
@@ -301,28 +320,38 @@ INLINE void unpack8_q8_0(const uint8_t *p, size_t ws, __m256i *v) {
             _mm256_storeu_ps(out + (size_t)t * os, _mm256_fmadd_ps(_mm256_set1_ps(OFFSET), off[t], acc[t])); \
     }
 
-/* The exported 8-row kernel: tiles of 4 activation rows, then the remainder. */
+/* The exported 8-row kernels: tiles of 4 activation rows, then the remainder.
+ * gemm8_NAME takes stored rows, gemm8x_NAME a group of x8 blocks (XBT). */
+#define GEMM8_TILES(NAME, W, WS, BS, X)                                                                       \
+    int t = 0;                                                                                               \
+    for (; t + 4 <= nt; t += 4)                                                                              \
+        NAME##_gemm8_tile(n, W, WS, BS, (const char *)a + (size_t)t * stride, stride, 4, out + (size_t)t * os, os, X); \
+    const void *at = (const char *)a + (size_t)t * stride;                                                   \
+    float *ot = out + (size_t)t * os;                                                                        \
+    switch (nt - t) {                                                                                        \
+    case 3: NAME##_gemm8_tile(n, W, WS, BS, at, stride, 3, ot, os, X); break;                                \
+    case 2: NAME##_gemm8_tile(n, W, WS, BS, at, stride, 2, ot, os, X); break;                                \
+    case 1: NAME##_gemm8_tile(n, W, WS, BS, at, stride, 1, ot, os, X); break;                                \
+    default: break;                                                                                          \
+    }
 #define GEMM8_FN(NAME)                                                                                       \
     static void gemm8_##NAME(int64_t n, const void *w, size_t ws, size_t bs, const void *a, size_t stride,  \
                              int nt, float *out, size_t os) {                                                \
-        int t = 0;                                                                                           \
-        for (; t + 4 <= nt; t += 4)                                                                          \
-            NAME##_gemm8_tile(n, w, ws, bs, (const char *)a + (size_t)t * stride, stride, 4, out + (size_t)t * os, os); \
-        const void *at = (const char *)a + (size_t)t * stride;                                               \
-        float *ot = out + (size_t)t * os;                                                                    \
-        switch (nt - t) {                                                                                    \
-        case 3: NAME##_gemm8_tile(n, w, ws, bs, at, stride, 3, ot, os); break;                                   \
-        case 2: NAME##_gemm8_tile(n, w, ws, bs, at, stride, 2, ot, os); break;                                   \
-        case 1: NAME##_gemm8_tile(n, w, ws, bs, at, stride, 1, ot, os); break;                                   \
-        default: break;                                                                                      \
-        }                                                                                                    \
+        GEMM8_TILES(NAME, w, ws, bs, 0)                                                                      \
+    }
+#define GEMM8X_FN(NAME, XBT)                                                                                 \
+    static void gemm8x_##NAME(int64_t n, const void *w, const void *a, size_t stride, int nt, float *out,   \
+                              size_t os) {                                                                   \
+        GEMM8_TILES(NAME, w, 0, sizeof(XBT), 1)                                                              \
     }
 
 GEMM8_TILE(q4_0, cl_block_q4_0, unpack8_q4_0, -8.0f)
 GEMM8_FN(q4_0)
+GEMM8X_FN(q4_0, cl_block_q4_0x8)
 #ifdef CL_X86_VNNI
 GEMM8_TILE(q8_0, cl_block_q8_0, unpack8_q8_0, -128.0f)
 GEMM8_FN(q8_0)
+GEMM8X_FN(q8_0, cl_block_q8_0x8)
 #endif
 
 /* ---- K-quants: super-block i meets activation blocks 8i..8i+7 ---- */
@@ -347,11 +376,16 @@ INLINE void k4_scales(const uint8_t *s, uint8_t *sc, uint8_t *m) {
 /* Sub-block scales (int32) and mins (float) of 8 rows' super-blocks, one vector per
  * sub-block with a lane per row: the three 32-bit words of each row's 12 scale bytes are
  * transposed into lanes, then unpacked as k4_scales does, in every lane at once. */
-INLINE void q4k_scales8(const uint8_t *sc12, size_t ws, __m256i *sc, __m256 *mn) {
+INLINE void q4k_scales8(const uint8_t *b, size_t ws, __m256i *sc, __m256 *mn, const int X) {
     __m256i x[4];
-    /* 16 bytes per row: the 12 scale bytes and 4 of qs, which are not used */
-    UNROLL for (int r = 0; r < 4; r++) x[r] = load2x128(sc12 + r * ws, sc12 + (r + 4) * ws);
-    transpose4x4(x);
+    if (X) {
+        UNROLL for (int k = 0; k < 3; k++) x[k] = loadu(b + offsetof(cl_block_q4_Kx8, scales) + 32 * k);
+    } else {
+        /* 16 bytes per row: the 12 scale bytes and 4 of qs, which are not used */
+        const uint8_t *sc12 = b + offsetof(cl_block_q4_K, scales);
+        UNROLL for (int r = 0; r < 4; r++) x[r] = load2x128(sc12 + r * ws, sc12 + (r + 4) * ws);
+        transpose4x4(x);
+    }
     const __m256i m6 = _mm256_set1_epi32(0x3F3F3F3F), m4 = _mm256_set1_epi32(0x0F0F0F0F),
                   m2 = _mm256_set1_epi32(0x03030303), mb = _mm256_set1_epi32(0xFF);
     __m256i u0 = x[0], u1 = x[1], u2 = x[2];
@@ -369,7 +403,7 @@ INLINE void q4k_scales8(const uint8_t *sc12, size_t ws, __m256i *sc, __m256 *mn)
 }
 
 INLINE void q4_K_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, const void *a, size_t stride,
-                            const int R, float *out, size_t os) {
+                            const int R, float *out, size_t os, const int X) {
     __m256 acc[4];
     UNROLL for (int t = 0; t < R; t++) acc[t] = _mm256_setzero_ps();
     const __m256i m4 = _mm256_set1_epi8(0x0F);
@@ -377,15 +411,18 @@ INLINE void q4_K_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, c
         const uint8_t *b = w + (size_t)i * bs;
         __m256i sc[8];
         __m256 mn[8];
-        q4k_scales8(b + offsetof(cl_block_q4_K, scales), ws, sc, mn);
+        q4k_scales8(b, ws, sc, mn, X);
         __m256i isum[4];
         __m256 msum[4];
         UNROLL for (int t = 0; t < R; t++) isum[t] = _mm256_setzero_si256(), msum[t] = _mm256_setzero_ps();
         for (int c = 0; c < 4; c++) {
-            const uint8_t *q = b + offsetof(cl_block_q4_K, qs) + 32 * c;
             /* sub-block 2c in the low nibbles of the chunk's words, 2c + 1 in the high */
             __m256i x[8], v0[8], v1[8];
-            transpose8x32(q, ws, x);
+            if (X) {
+                UNROLL for (int j = 0; j < 8; j++) x[j] = loadu(b + offsetof(cl_block_q4_Kx8, qs) + 256 * c + 32 * j);
+            } else {
+                transpose8x32(b + offsetof(cl_block_q4_K, qs) + 32 * c, ws, x);
+            }
             UNROLL for (int j = 0; j < 8; j++) {
                 v0[j] = _mm256_and_si256(x[j], m4);
                 v1[j] = _mm256_and_si256(_mm256_srli_epi16(x[j], 4), m4);
@@ -403,7 +440,8 @@ INLINE void q4_K_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, c
                 msum[t] = _mm256_fmadd_ps(mn[2 * c + 1], _mm256_set1_ps(y1->s), msum[t]);
             }
         }
-        __m256 dw = f16x8(b + offsetof(cl_block_q4_K, d), ws), dm = f16x8(b + offsetof(cl_block_q4_K, dmin), ws);
+        __m256 dw = scales8(b + (X ? offsetof(cl_block_q4_Kx8, d) : offsetof(cl_block_q4_K, d)), ws, X);
+        __m256 dm = scales8(b + (X ? offsetof(cl_block_q4_Kx8, dmin) : offsetof(cl_block_q4_K, dmin)), ws, X);
         UNROLL for (int t = 0; t < R; t++) {
             const cl_block_q8 *y = ACT(a, t, stride) + 8 * i;
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(dw, _mm256_set1_ps(y->d)), acc[t]);
@@ -413,6 +451,7 @@ INLINE void q4_K_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, c
     UNROLL for (int t = 0; t < R; t++) _mm256_storeu_ps(out + (size_t)t * os, acc[t]);
 }
 GEMM8_FN(q4_K)
+GEMM8X_FN(q4_K, cl_block_q4_Kx8)
 
 /* ---- Q6_K, 8 rows at a time ----
  * Activation block b = 4 n + j (values 32 b..32 b+31) takes its low nibbles from
@@ -432,7 +471,8 @@ INLINE __m256i sum16_i8(const int8_t *p) {
 }
 
 INLINE void q6_K_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, const void *a, size_t stride,
-                            const int R, float *out, size_t os) {
+                            const int R, float *out, size_t os, const int X) {
+    (void)X; /* stored rows only: Q6_K has no x8 layout */
     __m256 acc[4];
     UNROLL for (int t = 0; t < R; t++) acc[t] = _mm256_setzero_ps();
     const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x03);
@@ -699,10 +739,11 @@ static void build(void) {
     table.gemm8[CL_TYPE_Q4_0] = gemm8_q4_0;
     table.gemm8[CL_TYPE_Q4_K] = gemm8_q4_K;
     table.gemm8[CL_TYPE_Q6_K] = gemm8_q6_K;
-    table.pack[CL_TYPE_Q4_0] = table.pack[CL_TYPE_Q4_K] = 1;
+    table.gemm8x[CL_TYPE_Q4_0] = gemm8x_q4_0;
+    table.gemm8x[CL_TYPE_Q4_K] = gemm8x_q4_K;
 #ifdef CL_X86_VNNI
     table.gemm8[CL_TYPE_Q8_0] = gemm8_q8_0;
-    table.pack[CL_TYPE_Q8_0] = 1;
+    table.gemm8x[CL_TYPE_Q8_0] = gemm8x_q8_0;
 #endif
 }
 
