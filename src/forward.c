@@ -225,9 +225,9 @@ static void forward_batch(cllama_context *c, const int32_t *tokens, int B) {
     for (int l = 0; l < hp->n_layer; l++) {
         const cl_layer *L = &m->layers[l];
         rmsnorm(c->xb, c->x, L->attn_norm, E, B, hp->rms_eps);
-        cl_matmul(pool, &L->wq, c->xb, B, c->q, c->act);
-        cl_matmul(pool, &L->wk, c->xb, B, c->k, c->act);
-        cl_matmul(pool, &L->wv, c->xb, B, c->v, c->act);
+        const cl_tensor *qkv[3] = {&L->wq, &L->wk, &L->wv};
+        float *qkv_out[3] = {c->q, c->k, c->v};
+        cl_matmul_n(pool, 3, qkv, c->xb, B, qkv_out, c->act);
         cl_f16 *kc = c->k_cache + (size_t)l * c->n_ctx * KD;
         cl_f16 *vc = c->v_cache + (size_t)l * c->n_ctx * KD;
         for (int b = 0; b < B; b++) {
@@ -250,8 +250,9 @@ static void forward_batch(cllama_context *c, const int32_t *tokens, int B) {
         for (size_t i = 0; i < (size_t)B * E; i++) c->x[i] += c->xb[i];
 
         rmsnorm(c->xb, c->x, L->ffn_norm, E, B, hp->rms_eps);
-        cl_matmul(pool, &L->w_gate, c->xb, B, c->hb, c->act);
-        cl_matmul(pool, &L->w_up, c->xb, B, c->hb2, c->act);
+        const cl_tensor *gate_up[2] = {&L->w_gate, &L->w_up};
+        float *gate_up_out[2] = {c->hb, c->hb2};
+        cl_matmul_n(pool, 2, gate_up, c->xb, B, gate_up_out, c->act);
         for (size_t i = 0; i < (size_t)B * F; i++) {
             float g = c->hb[i];
             c->hb[i] = g / (1.0f + expf(-g)) * c->hb2[i];

@@ -1,19 +1,23 @@
-/* Weight-stationary matrix multiply: each thread owns a slice of output rows, walks it
- * in blocks small enough to stay in L2, and applies every weight row of a block to a
- * tile of tokens per kernel call, so each weight byte comes from memory once per
- * matmul however many tokens the batch has. */
+/* Weight-stationary matrix multiply. The weights are cut into units of ROW_UNIT rows
+ * (times a chunk of tokens) that threads take from a shared counter, so a thread slowed
+ * by the rest of the machine does not hold up the others at the end of the product.
+ * Within a unit, each weight row block is applied to a tile of tokens per kernel call,
+ * so each weight byte comes from memory once per token chunk however long the batch. */
 #include "matmul.h"
+
+#include <stdatomic.h>
 
 #include "kernels/kernels.h"
 #include "quant/quant.h"
 
-#define ROW_BLOCK 16 /* weight rows per block (a 4096-wide Q4_0 row is 2.3 KB) */
+#define ROW_UNIT 64  /* weight rows per unit of work (a 4096-wide Q4_0 row is 2.3 KB) */
 #define TOK_TILE 8   /* activation rows per kernel call */
 /* Activation rows per pass over the weights: 64 rows of a 11008-wide input are 0.9 MB
- * of q8 blocks, which stay in L2 while every weight block of the thread's slice meets
- * them. Longer batches take several passes: reading the weights again costs less than
- * streaming all the activations from L3 or memory for every 16 weight rows. */
+ * of q8 blocks, which stay in L2 while the units of that chunk meet them. Longer
+ * batches take several passes: reading the weights again costs less than streaming
+ * all the activations from L3 or memory for every unit. */
 #define TOK_CHUNK 64
+#define MAX_GROUP 4
 
 size_t cl_matmul_scratch(int64_t n_in, int n_tok) {
     size_t q8 = (size_t)((n_in + CL_QK - 1) / CL_QK) * sizeof(cl_block_q8);
@@ -21,74 +25,123 @@ size_t cl_matmul_scratch(int64_t n_in, int n_tok) {
 }
 
 typedef struct {
-    const cl_tensor *w;
+    int nw;
+    const cl_tensor *w[MAX_GROUP];
+    float *y[MAX_GROUP];
+    int64_t first_unit[MAX_GROUP + 1]; /* units of w[i]: [first_unit[i], first_unit[i+1]) */
     const cl_kernels *k;
     const float *x;
-    int n_tok;
-    float *y;
+    int n_in, n_tok, n_chunks;
+    int act_kind; /* enum cl_act, the same for every w[i] */
     void *scratch;
-    const void *act; /* activation rows handed to the kernel */
+    const void *act; /* activation rows handed to the kernels */
     size_t act_stride;
+    int64_t q_units, q_per_row; /* quantization work: q_per_row pieces of each token row */
+    atomic_llong next;          /* next unit to take */
 } mm_job;
 
+/* Quantization pieces are 256 values (whole Q8K super-blocks) where the row allows,
+ * else 32, so that one long activation row is also split across the threads. */
 static void quantize_task(void *arg, int ith, int nth) {
     mm_job *j = arg;
-    int64_t lo, hi, n_in = j->w->ne[0];
-    cl_split(j->n_tok, ith, nth, 1, &lo, &hi);
-    int k_blocks = j->k->act[j->w->type] == CL_ACT_Q8K;
-    for (int64_t t = lo; t < hi; t++) {
-        cl_block_q8 *y = (cl_block_q8 *)((char *)j->scratch + t * j->act_stride);
-        if (k_blocks)
-            cl_quantize_row_q8k(j->x + t * n_in, y, n_in);
-        else
-            cl_quantize_row_q8(j->x + t * n_in, y, n_in);
+    int64_t lo, hi;
+    cl_split(j->q_units, ith, nth, 1, &lo, &hi);
+    int64_t piece = j->n_in / j->q_per_row;
+    for (int64_t u = lo; u < hi; u++) {
+        int64_t t = u / j->q_per_row, p = u % j->q_per_row;
+        cl_block_q8 *y = (cl_block_q8 *)((char *)j->scratch + t * j->act_stride) + p * piece / CL_QK;
+        j->k->quantize[j->act_kind](j->x + t * j->n_in + p * piece, y, piece);
     }
 }
 
-static void matmul_task(void *arg, int ith, int nth) {
-    mm_job *j = arg;
-    const cl_tensor *w = j->w;
+/* Rows [r0, r1) of w against token rows [c0, c1). */
+static void run_unit(const mm_job *j, const cl_tensor *w, float *yw, int64_t r0, int64_t r1, int c0, int c1) {
     int64_t n_in = w->ne[0], n_out = w->ne[1];
     cl_dot_fn dot = j->k->dot[w->type];
     /* Interleaved rows have only the 8-row kernel. As stored, its in-register transpose
      * pays when several activation rows share it, not for one (generation). */
     cl_gemm8x_fn gemm8x = w->packed ? j->k->gemm8x[w->type] : NULL;
-    cl_gemm8_fn gemm8 = !w->packed && j->n_tok > 1 ? j->k->gemm8[w->type] : NULL;
+    cl_gemm8_fn gemm8 = !w->packed && c1 - c0 > 1 ? j->k->gemm8[w->type] : NULL;
     size_t bb = cl_type_info(w->type)->type_size;
-    int64_t lo, hi;
-    cl_split(n_out, ith, nth, ROW_BLOCK, &lo, &hi);
     float out[TOK_TILE];
-    for (int c0 = 0; c0 < j->n_tok; c0 += TOK_CHUNK) {
-        int c1 = j->n_tok - c0 < TOK_CHUNK ? j->n_tok : c0 + TOK_CHUNK;
-        for (int64_t r0 = lo; r0 < hi; r0 += ROW_BLOCK) {
-            int64_t r1 = r0 + ROW_BLOCK < hi ? r0 + ROW_BLOCK : hi;
-            for (int t0 = c0; t0 < c1; t0 += TOK_TILE) {
-                int nt = c1 - t0 < TOK_TILE ? c1 - t0 : TOK_TILE;
-                const char *a = (const char *)j->act + (size_t)t0 * j->act_stride;
-                int64_t r = r0;
-                if (gemm8x)
-                    for (; r + 8 <= r1; r += 8)
-                        gemm8x(n_in, (const char *)w->data + (size_t)r * w->row_bytes, a, j->act_stride, nt,
-                               j->y + (size_t)t0 * n_out + r, (size_t)n_out);
-                else if (gemm8)
-                    for (; r + 8 <= r1; r += 8)
-                        gemm8(n_in, (const char *)w->data + (size_t)r * w->row_bytes, w->row_bytes, bb, a,
-                              j->act_stride, nt, j->y + (size_t)t0 * n_out + r, (size_t)n_out);
-                for (; r < r1; r++) {
-                    dot(n_in, (const char *)w->data + (size_t)r * w->row_bytes, a, j->act_stride, nt, out);
-                    for (int t = 0; t < nt; t++) j->y[(size_t)(t0 + t) * n_out + r] = out[t];
-                }
-            }
+    for (int t0 = c0; t0 < c1; t0 += TOK_TILE) {
+        int nt = c1 - t0 < TOK_TILE ? c1 - t0 : TOK_TILE;
+        const char *a = (const char *)j->act + (size_t)t0 * j->act_stride;
+        float *y = yw + (size_t)t0 * n_out;
+        int64_t r = r0;
+        if (gemm8x)
+            for (; r + 8 <= r1; r += 8)
+                gemm8x(n_in, (const char *)w->data + (size_t)r * w->row_bytes, a, j->act_stride, nt, y + r,
+                       (size_t)n_out);
+        else if (gemm8)
+            for (; r + 8 <= r1; r += 8)
+                gemm8(n_in, (const char *)w->data + (size_t)r * w->row_bytes, w->row_bytes, bb, a, j->act_stride, nt,
+                      y + r, (size_t)n_out);
+        for (; r < r1; r++) {
+            dot(n_in, (const char *)w->data + (size_t)r * w->row_bytes, a, j->act_stride, nt, out);
+            for (int t = 0; t < nt; t++) y[(size_t)t * n_out + r] = out[t];
         }
     }
 }
 
-void cl_matmul(cl_pool *pool, const cl_tensor *w, const float *x, int n_tok, float *y, void *scratch) {
-    mm_job j = {w, cl_kernels_get(), x, n_tok, y, scratch, x, (size_t)w->ne[0] * sizeof(float)};
-    if (j.k->act[w->type] != CL_ACT_F32) {
+/* Units in order of token chunk, then matrix, then rows, so the threads work on one
+ * chunk of activations at a time. */
+static void matmul_task(void *arg, int ith, int nth) {
+    (void)ith, (void)nth;
+    mm_job *j = arg;
+    int64_t per_chunk = j->first_unit[j->nw];
+    for (;;) {
+        int64_t u = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (u >= per_chunk * j->n_chunks) break;
+        int c = (int)(u / per_chunk);
+        int64_t v = u % per_chunk;
+        int i = 0;
+        while (v >= j->first_unit[i + 1]) i++;
+        int64_t r0 = (v - j->first_unit[i]) * ROW_UNIT, r1 = r0 + ROW_UNIT;
+        if (r1 > j->w[i]->ne[1]) r1 = j->w[i]->ne[1];
+        int c0 = c * TOK_CHUNK, c1 = c0 + TOK_CHUNK < j->n_tok ? c0 + TOK_CHUNK : j->n_tok;
+        run_unit(j, j->w[i], j->y[i], r0, r1, c0, c1);
+    }
+}
+
+static void run_group(cl_pool *pool, int nw, const cl_tensor *const *w, const float *x, int n_tok, float *const *y,
+                      void *scratch) {
+    mm_job j = {.nw = nw, .k = cl_kernels_get(), .x = x, .n_in = (int)w[0]->ne[0], .n_tok = n_tok,
+                .n_chunks = (n_tok + TOK_CHUNK - 1) / TOK_CHUNK, .scratch = scratch};
+    j.act_kind = j.k->act[w[0]->type];
+    for (int i = 0; i < nw; i++) {
+        j.w[i] = w[i];
+        j.y[i] = y[i];
+        j.first_unit[i + 1] = j.first_unit[i] + (w[i]->ne[1] + ROW_UNIT - 1) / ROW_UNIT;
+    }
+    if (j.act_kind == CL_ACT_F32) {
+        j.act = x;
+        j.act_stride = (size_t)j.n_in * sizeof(float);
+    } else {
         j.act = scratch;
-        j.act_stride = cl_matmul_scratch(w->ne[0], 1);
+        j.act_stride = cl_matmul_scratch(j.n_in, 1);
+        int64_t piece = j.n_in % CL_QK_K == 0 ? CL_QK_K : CL_QK;
+        j.q_per_row = j.n_in / piece;
+        j.q_units = j.q_per_row * n_tok;
         cl_pool_run(pool, quantize_task, &j);
     }
+    atomic_init(&j.next, 0);
     cl_pool_run(pool, matmul_task, &j);
+}
+
+void cl_matmul_n(cl_pool *pool, int nw, const cl_tensor *const *w, const float *x, int n_tok, float *const *y,
+                 void *scratch) {
+    const cl_kernels *k = cl_kernels_get();
+    /* Runs of consecutive products that want the same activation format share one
+     * quantized copy of x. */
+    for (int i = 0; i < nw;) {
+        int n = 1;
+        while (i + n < nw && n < MAX_GROUP && k->act[w[i + n]->type] == k->act[w[i]->type]) n++;
+        run_group(pool, n, w + i, x, n_tok, y + i, scratch);
+        i += n;
+    }
+}
+
+void cl_matmul(cl_pool *pool, const cl_tensor *w, const float *x, int n_tok, float *y, void *scratch) {
+    cl_matmul_n(pool, 1, &w, x, n_tok, &y, scratch);
 }

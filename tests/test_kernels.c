@@ -10,7 +10,8 @@
  *  3. each SIMD set agrees with the scalar kernel for nt in {1, 3, 4, 7};
  *  4. each SIMD 8-row kernel (gemm8, gemm8x) agrees with the scalar dot of each of its 8 rows,
  *     rows as stored (odd stride and address) and interleaved as repack.c stores them,
- *     and writes nothing outside its 8 x nt outputs.
+ *     and writes nothing outside its 8 x nt outputs;
+ *  5. each SIMD activation quantizer writes the scalar one's bytes.
  * Errors are relative to sum |w| |a|. Exits 1 naming the type and set on failure. */
 #include <math.h>
 #include <stdio.h>
@@ -139,6 +140,45 @@ static int check_gemm8(const cl_kernels *gen, const cl_kernels *set) {
     return failed;
 }
 
+/* Check 5: each set's activation quantizers give the scalar ones' bytes, on rows with
+ * random magnitudes, ties of +-max at random places (Q8K keeps the first), zeros,
+ * a single non-zero value and values that round to exactly .5. */
+static int check_quantize(const cl_kernels *gen, const cl_kernels *set) {
+    const int64_t n = 512;
+    float x[512];
+    cl_block_q8 a[16], b[16];
+    int failed = 0;
+    for (int kind = CL_ACT_Q8; kind <= CL_ACT_Q8K; kind++) {
+        int mismatch = 0;
+        for (int trial = 0; trial < 400; trial++) {
+            float amp = powf(10.0f, uniform(-6, 4));
+            for (int64_t i = 0; i < n; i++) x[i] = amp * uniform(-1, 1);
+            switch (trial % 5) {
+            case 1: /* ties: the same magnitude with both signs */
+                for (int k = 0; k < 6; k++) x[rnd() % n] = (rnd() & 1 ? -2 : 2) * amp;
+                break;
+            case 2: memset(x, 0, sizeof x); break;
+            case 3:
+                memset(x, 0, sizeof x);
+                x[rnd() % n] = -amp;
+                break;
+            case 4: /* multiples of max/254: half-way cases for the rounding */
+                for (int64_t i = 0; i < n; i++) x[i] = (float)((int)(rnd() % 255) - 127) * amp / 254.0f;
+                break;
+            default: break;
+            }
+            gen->quantize[kind](x, a, n);
+            set->quantize[kind](x, b, n);
+            mismatch += memcmp(a, b, sizeof a) != 0;
+        }
+        int bad = mismatch > 0;
+        printf("%s quantizer %s vs scalar: %d of 400 rows differ%s\n", kind == CL_ACT_Q8 ? "Q8 " : "Q8K", set->isa,
+               mismatch, bad ? "  FAIL" : "  ok");
+        failed |= bad;
+    }
+    return failed;
+}
+
 static const int types[] = {CL_TYPE_F32,  CL_TYPE_F16,  CL_TYPE_BF16, CL_TYPE_Q4_0, CL_TYPE_Q4_1,
                             CL_TYPE_Q5_0, CL_TYPE_Q5_1, CL_TYPE_Q8_0, CL_TYPE_Q2_K, CL_TYPE_Q3_K,
                             CL_TYPE_Q4_K, CL_TYPE_Q5_K, CL_TYPE_Q6_K};
@@ -263,7 +303,7 @@ int main(void) {
     }
     free(wbuf), free(wf), free(x), free(xd), free(abuf), free(fbuf);
     for (int s = 0; s < nsets; s++)
-        if (sets[s]) failed |= check_gemm8(gen, sets[s]);
+        if (sets[s]) failed |= check_gemm8(gen, sets[s]) | check_quantize(gen, sets[s]);
     if (failed) {
         printf("test_kernels: FAILED\n");
         return 1;

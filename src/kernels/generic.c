@@ -267,6 +267,7 @@ static void axpy_f16(int64_t n, float a, const cl_f16 *x, float *y) {
 static const cl_kernels generic = {
     .isa = "generic",
     .axpy_f16 = axpy_f16,
+    .quantize = {[CL_ACT_Q8] = cl_quantize_row_q8, [CL_ACT_Q8K] = cl_quantize_row_q8k},
     .dot =
         {
             [CL_TYPE_F32] = dot_f32,

@@ -48,6 +48,10 @@ typedef struct {
      * (interleave.h), which beats dot even for one activation row (measured), so
      * repack.c interleaves matrices of this type and generation uses it too. */
     cl_gemm8x_fn gemm8x[CL_TYPE_COUNT];
+    /* Activation rows in the format act[] names (indexed by enum cl_act; NULL for
+     * F32): n floats (a multiple of 32, of 256 for Q8K) to n/32 cl_block_q8. SIMD
+     * versions give the same bytes as the scalar ones in quant.c. */
+    void (*quantize[3])(const float *x, cl_block_q8 *y, int64_t n);
     /* y[0..n) += a * x[0..n): attention's weighted sum of F16 value rows. */
     void (*axpy_f16)(int64_t n, float a, const cl_f16 *x, float *y);
 } cl_kernels;

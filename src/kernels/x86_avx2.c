@@ -705,6 +705,76 @@ DOT_FN(q4_K)
 DOT_FN(q5_K)
 DOT_FN(q6_K)
 
+/* ---- activation quantizers: the same bytes as cl_quantize_row_q8 / _q8k ----
+ * Products and the round-to-nearest-even conversion are the scalar code's, lane by
+ * lane; NaN inputs are skipped by the maxima as fmaxf / the > test skip them. */
+
+INLINE float hmax(__m256 v) {
+    __m128 x = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    x = _mm_max_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_max_ss(x, _mm_movehdup_ps(x));
+    return _mm_cvtss_f32(x);
+}
+
+/* 32 floats times s, rounded, clamped to [lo, 127], stored as int8 at q; returns
+ * their sum. */
+INLINE int round32(const float *x, float s, int lo, int8_t *q) {
+    const __m256 sv = _mm256_set1_ps(s);
+    const __m256i lov = _mm256_set1_epi32(lo), hiv = _mm256_set1_epi32(127);
+    __m256i v[4];
+    UNROLL for (int k = 0; k < 4; k++) {
+        __m256i r = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), sv));
+        v[k] = _mm256_min_epi32(_mm256_max_epi32(r, lov), hiv);
+    }
+    __m256i sum = _mm256_add_epi32(_mm256_add_epi32(v[0], v[1]), _mm256_add_epi32(v[2], v[3]));
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+    /* packs interleave the 128-bit halves: 4-value groups come out as 0,2,4,6,1,3,5,7 */
+    __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
+    b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)q, b);
+    return _mm_cvtsi128_si32(s4);
+}
+
+static void quantize_q8(const float *x, cl_block_q8 *y, int64_t n) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t i = 0; i < n / CL_QK; i++, x += CL_QK) {
+        __m256 m = _mm256_setzero_ps();
+        UNROLL for (int k = 0; k < 4; k++) m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + 8 * k)), m);
+        float d = hmax(m) / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+        int sum = round32(x, id, -127, y[i].qs);
+        d = cl_f16_to_f32(cl_f32_to_f16(d));
+        y[i].d = d;
+        y[i].s = d * (float)sum;
+    }
+}
+
+static void quantize_q8k(const float *x, cl_block_q8 *y, int64_t n) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t i = 0; i < n / CL_QK_K; i++, x += CL_QK_K, y += CL_QK_K / CL_QK) {
+        __m256 m = _mm256_setzero_ps();
+        for (int k = 0; k < CL_QK_K / 8; k++) m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + 8 * k)), m);
+        float amax = hmax(m), vmax = 0;
+        /* the first value of largest magnitude, as the scalar scan keeps */
+        if (amax != 0)
+            for (int k = 0; k < CL_QK_K / 8; k++) {
+                __m256 a = _mm256_andnot_ps(sign, _mm256_loadu_ps(x + 8 * k));
+                int hit = _mm256_movemask_ps(_mm256_cmp_ps(a, _mm256_set1_ps(amax), _CMP_EQ_OQ));
+                if (hit) {
+                    vmax = x[8 * k + __builtin_ctz((unsigned)hit)];
+                    break;
+                }
+            }
+        float iscale = amax != 0 ? -127.0f / vmax : 0.0f, d = amax != 0 ? 1.0f / iscale : 0.0f;
+        for (int b = 0; b < CL_QK_K / CL_QK; b++) {
+            int sum = round32(x + CL_QK * b, iscale, -128, y[b].qs);
+            y[b].d = d;
+            y[b].s = d * (float)sum;
+        }
+    }
+}
+
 /* KV cache rows are ours and 2-byte aligned; n is any head size. */
 static void axpy_f16(int64_t n, float a, const cl_f16 *x, float *y) {
     __m256 av = _mm256_set1_ps(a);
@@ -720,6 +790,8 @@ static void build(void) {
     table = *cl_kernels_generic();
     table.isa = CL_X86_NAME;
     table.axpy_f16 = axpy_f16;
+    table.quantize[CL_ACT_Q8] = quantize_q8;
+    table.quantize[CL_ACT_Q8K] = quantize_q8k;
     table.dot[CL_TYPE_F32] = dot_f32;
     table.dot[CL_TYPE_F16] = dot_f16;
     table.dot[CL_TYPE_BF16] = dot_bf16;
