@@ -2,10 +2,11 @@
  * kernel set.
  *
  * Quantized weights meet cl_block_q8 activations block by block: each 32-value
- * activation block has its own scale d and scaled sum s, so every weight (sub-)block
- * contributes  w_scale * a.d * sum(q_w * q_a)  (integer dot), and the types with a
- * min/offset add  w_min * a.s . Each weight block is decoded once per call, into small
- * int8 arrays, and applied to all nt activation rows. */
+ * activation block has its own scale d, so every weight (sub-)block contributes
+ * w_scale * a.d * sum(q_w * q_a)  (integer dot), and the types with a min/offset add
+ * w_min * a.d * sum(q_a): a.s for the legacy types, the integer half sums a.bs for
+ * the K-quants. Each weight block is decoded once per call, into small int8 arrays,
+ * and applied to all nt activation rows. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,12 +196,13 @@ static void dot_k4_common(const int8_t *q, const uint8_t *scales, float d, float
     for (int b = 0; b < 8; b++) cl_k4_scale_min(b, scales, &sc[b], &m[b]);
     for (int t = 0; t < nt; t++) {
         const cl_block_q8 *y = ACT(a, t, stride) + ab;
-        float acc = 0, macc = 0;
+        float acc = 0;
+        int macc = 0;
         for (int b = 0; b < 8; b++) {
             acc += y[b].d * (float)(sc[b] * idot(q + 32 * b, y[b].qs, 32));
-            macc += (float)m[b] * y[b].s;
+            macc += m[b] * (y[b].bs[0] + y[b].bs[1]);
         }
-        out[t] += d * acc - dmin * macc;
+        out[t] += d * acc - dmin * y[0].d * (float)macc;
     }
 }
 

@@ -436,16 +436,17 @@ INLINE void q4_K_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, c
                 }
                 isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(_mm256_mullo_epi32(p0, sc[2 * c]),
                                                                       _mm256_mullo_epi32(p1, sc[2 * c + 1])));
-                msum[t] = _mm256_fmadd_ps(mn[2 * c], _mm256_set1_ps(y0->s), msum[t]);
-                msum[t] = _mm256_fmadd_ps(mn[2 * c + 1], _mm256_set1_ps(y1->s), msum[t]);
+                msum[t] = _mm256_fmadd_ps(mn[2 * c], _mm256_set1_ps((float)(y0->bs[0] + y0->bs[1])), msum[t]);
+                msum[t] = _mm256_fmadd_ps(mn[2 * c + 1], _mm256_set1_ps((float)(y1->bs[0] + y1->bs[1])), msum[t]);
             }
         }
         __m256 dw = scales8(b + (X ? offsetof(cl_block_q4_Kx8, d) : offsetof(cl_block_q4_K, d)), ws, X);
         __m256 dm = scales8(b + (X ? offsetof(cl_block_q4_Kx8, dmin) : offsetof(cl_block_q4_K, dmin)), ws, X);
         UNROLL for (int t = 0; t < R; t++) {
             const cl_block_q8 *y = ACT(a, t, stride) + 8 * i;
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(dw, _mm256_set1_ps(y->d)), acc[t]);
-            acc[t] = _mm256_fnmadd_ps(dm, msum[t], acc[t]);
+            __m256 da = _mm256_set1_ps(y->d);
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(dw, da), acc[t]);
+            acc[t] = _mm256_fnmadd_ps(_mm256_mul_ps(dm, da), msum[t], acc[t]);
         }
     }
     UNROLL for (int t = 0; t < R; t++) _mm256_storeu_ps(out + (size_t)t * os, acc[t]);
@@ -461,13 +462,10 @@ GEMM8X_FN(q4_K, cl_block_q4_Kx8)
  * 16-value sub-block with its signed 8-bit scale (at most 16 x 4 x 127 x 127 x 64 per
  * super-block, well inside int32); the 8 activation blocks share one scale (Q8K). */
 
-/* Sum of the 16 int8 at p, in every lane. */
-INLINE __m256i sum16_i8(const int8_t *p) {
-    __m128i v = _mm_loadu_si128((const __m128i *)p);
-    __m128i s = _mm_madd_epi16(_mm_maddubs_epi16(_mm_set1_epi8(1), v), _mm_set1_epi16(1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-    return _mm256_broadcastd_epi32(s);
+/* The 16 half sums (cl_block_q8.bs) of the 8 activation blocks at y, as int16 in
+ * order: one per 16-value sub-block of a K-quant super-block. */
+INLINE __m256i half_sums8(const cl_block_q8 *y) {
+    return _mm256_i32gather_epi32((const int *)&y->bs[0], _mm256_setr_epi32(0, 10, 20, 30, 40, 50, 60, 70), 4);
 }
 
 INLINE void q6_K_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, const void *a, size_t stride,
@@ -507,8 +505,8 @@ INLINE void q6_K_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, c
                         p0 = dot4_acc(p0, v[k], _mm256_set1_epi32((int)cl_rd32(y->qs + 4 * k)));
                         p1 = dot4_acc(p1, v[k + 4], _mm256_set1_epi32((int)cl_rd32(y->qs + 16 + 4 * k)));
                     }
-                    p0 = _mm256_sub_epi32(p0, _mm256_slli_epi32(sum16_i8(y->qs), 5));
-                    p1 = _mm256_sub_epi32(p1, _mm256_slli_epi32(sum16_i8(y->qs + 16), 5));
+                    p0 = _mm256_sub_epi32(p0, _mm256_set1_epi32(32 * y->bs[0]));
+                    p1 = _mm256_sub_epi32(p1, _mm256_set1_epi32(32 * y->bs[1]));
                     isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(_mm256_mullo_epi32(p0, sc[2 * blk]),
                                                                           _mm256_mullo_epi32(p1, sc[2 * blk + 1])));
                 }
@@ -534,13 +532,13 @@ GEMM8_FN(q6_K)
         float d = f16(&x[i].d);                                                                      \
         float ds[8];                                                                                 \
         UNROLL for (int b = 0; b < 8; b++) ds[b] = d * sc[b];                                              \
-        /* mins: dmin * m[b] . a_b.s, all 8 sub-blocks at once */                                   \
+        /* mins: dmin * m[b] * a.d * sum(a_b), all 8 sub-blocks at once */                         \
         __m256 mv = _mm256_mul_ps(_mm256_set1_ps(f16(&x[i].dmin)),                                   \
                                   _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)m)))); \
         UNROLL for (int r = 0; r < R; r++) {                                                                \
             const cl_block_q8 *y = ACT(a, r, stride) + 8 * i;                                       \
-            __m256 sv = _mm256_setr_ps(y[0].s, y[1].s, y[2].s, y[3].s, y[4].s, y[5].s, y[6].s, y[7].s); \
-            offv[r] = _mm256_fmadd_ps(mv, sv, offv[r]);                                              \
+            __m256 sv = _mm256_cvtepi32_ps(_mm256_madd_epi16(half_sums8(y), _mm256_set1_epi16(1)));  \
+            offv[r] = _mm256_fmadd_ps(_mm256_mul_ps(mv, _mm256_set1_ps(y->d)), sv, offv[r]);         \
         }                                                                                            \
         UNROLL for (int c = 0; c < 4; c++) {                                                                \
             __m256i lo, hi;                                                                          \
@@ -598,15 +596,22 @@ INLINE __m256i signed_dot_scaled(__m256i qabs, __m256i q, __m256i act, __m256i s
     return _mm256_madd_epi16(p, scale16);
 }
 
+/* Q6_K against one activation row at a time: stored q' = q + 32 is unsigned (0..63),
+ * so maddubs takes it as is (pair sums <= 2 x 63 x 128, no saturation) and the 32
+ * offsets come off once per super-block as 32 sum_k sc_k bs_k over the 16 sub-blocks'
+ * activation sums. Integer sums stay in int32 across the super-block (at most 8 x 2 x
+ * 16128 x 128 per lane) and meet d_w d_a once. */
 INLINE void q6_K_tile(int64_t n, const void *w, const void *a, size_t stride, const int R, float *out) {
     const cl_block_q6_K *x = w;
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30), k32 = _mm256_set1_epi8(32);
-    __m256 acc[2][4]; /* by parity of the activation block */
-    UNROLL for (int r = 0; r < R; r++) acc[0][r] = acc[1][r] = _mm256_setzero_ps();
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
+    __m256 acc[4];
+    UNROLL for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / CL_QK_K; i++) {
-        float d = f16(&x[i].d);
-        __m256i lo8 = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)x[i].scales)));
-        __m256i hi8 = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(x[i].scales + 8))));
+        __m128i sc8 = _mm_loadu_si128((const __m128i *)x[i].scales);
+        __m256i lo8 = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(sc8));
+        __m256i hi8 = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_srli_si128(sc8, 8)));
+        __m256i isum[4];
+        UNROLL for (int r = 0; r < R; r++) isum[r] = _mm256_setzero_si256();
         UNROLL for (int h = 0; h < 2; h++) {
             __m256i l0 = loadu(x[i].ql + 64 * h), l1 = loadu(x[i].ql + 64 * h + 32), qh = loadu(x[i].qh + 32 * h);
             __m256i q[4];
@@ -616,17 +621,23 @@ INLINE void q6_K_tile(int64_t n, const void *w, const void *a, size_t stride, co
             q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
             UNROLL for (int k = 0; k < 4; k++) {
                 int b = 4 * h + k;
-                __m256i qs = _mm256_sub_epi8(q[k], k32), qa = _mm256_abs_epi8(qs);
                 __m256i s16 = scale_pair(lo8, hi8, b);
                 UNROLL for (int r = 0; r < R; r++) {
                     const cl_block_q8 *y = ACT(a, r, stride) + 8 * i + b;
-                    __m256i p = signed_dot_scaled(qa, qs, loadu(y->qs), s16);
-                    acc[b & 1][r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(d * y->d), acc[b & 1][r]);
+                    isum[r] = _mm256_add_epi32(isum[r], _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], loadu(y->qs)), s16));
                 }
             }
         }
+        __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
+        float d = f16(&x[i].d);
+        UNROLL for (int r = 0; r < R; r++) {
+            const cl_block_q8 *y = ACT(a, r, stride) + 8 * i;
+            __m256i off = _mm256_madd_epi16(sc16, half_sums8(y));
+            isum[r] = _mm256_sub_epi32(isum[r], _mm256_slli_epi32(off, 5));
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_set1_ps(d * y->d), acc[r]);
+        }
     }
-    UNROLL for (int r = 0; r < R; r++) out[r] = hsum(_mm256_add_ps(acc[0][r], acc[1][r]));
+    UNROLL for (int r = 0; r < R; r++) out[r] = hsum(acc[r]);
 }
 
 INLINE void q3_K_tile(int64_t n, const void *w, const void *a, size_t stride, const int R, float *out) {
@@ -716,9 +727,9 @@ INLINE float hmax(__m256 v) {
     return _mm_cvtss_f32(x);
 }
 
-/* 32 floats times s, rounded, clamped to [lo, 127], stored as int8 at q; returns
- * their sum. */
-INLINE int round32(const float *x, float s, int lo, int8_t *q) {
+/* 32 floats times s, rounded, clamped to [lo, 127], stored as int8 at q; the sums of
+ * the two 16-value halves go to half[0..1]. */
+INLINE void round32(const float *x, float s, int lo, int8_t *q, int *half) {
     const __m256 sv = _mm256_set1_ps(s);
     const __m256i lov = _mm256_set1_epi32(lo), hiv = _mm256_set1_epi32(127);
     __m256i v[4];
@@ -726,15 +737,17 @@ INLINE int round32(const float *x, float s, int lo, int8_t *q) {
         __m256i r = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), sv));
         v[k] = _mm256_min_epi32(_mm256_max_epi32(r, lov), hiv);
     }
-    __m256i sum = _mm256_add_epi32(_mm256_add_epi32(v[0], v[1]), _mm256_add_epi32(v[2], v[3]));
-    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
-    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
-    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+    /* lanes 0..3: first half, 4..7: second */
+    __m256i h = _mm256_add_epi32(_mm256_permute2x128_si256(_mm256_add_epi32(v[0], v[1]), _mm256_add_epi32(v[2], v[3]), 0x20),
+                                 _mm256_permute2x128_si256(_mm256_add_epi32(v[0], v[1]), _mm256_add_epi32(v[2], v[3]), 0x31));
+    h = _mm256_add_epi32(h, _mm256_shuffle_epi32(h, 0x4E));
+    h = _mm256_add_epi32(h, _mm256_shuffle_epi32(h, 0xB1));
     /* packs interleave the 128-bit halves: 4-value groups come out as 0,2,4,6,1,3,5,7 */
     __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
     b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
     _mm256_storeu_si256((__m256i *)q, b);
-    return _mm_cvtsi128_si32(s4);
+    half[0] = _mm256_cvtsi256_si32(h);
+    half[1] = _mm_cvtsi128_si32(_mm256_extracti128_si256(h, 1));
 }
 
 static void quantize_q8(const float *x, cl_block_q8 *y, int64_t n) {
@@ -743,10 +756,11 @@ static void quantize_q8(const float *x, cl_block_q8 *y, int64_t n) {
         __m256 m = _mm256_setzero_ps();
         UNROLL for (int k = 0; k < 4; k++) m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + 8 * k)), m);
         float d = hmax(m) / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
-        int sum = round32(x, id, -127, y[i].qs);
+        int half[2];
+        round32(x, id, -127, y[i].qs, half);
         d = cl_f16_to_f32(cl_f32_to_f16(d));
         y[i].d = d;
-        y[i].s = d * (float)sum;
+        y[i].s = d * (float)(half[0] + half[1]);
     }
 }
 
@@ -768,9 +782,11 @@ static void quantize_q8k(const float *x, cl_block_q8 *y, int64_t n) {
             }
         float iscale = amax != 0 ? -127.0f / vmax : 0.0f, d = amax != 0 ? 1.0f / iscale : 0.0f;
         for (int b = 0; b < CL_QK_K / CL_QK; b++) {
-            int sum = round32(x + CL_QK * b, iscale, -128, y[b].qs);
+            int half[2];
+            round32(x + CL_QK * b, iscale, -128, y[b].qs, half);
             y[b].d = d;
-            y[b].s = d * (float)sum;
+            y[b].bs[0] = (int16_t)half[0];
+            y[b].bs[1] = (int16_t)half[1];
         }
     }
 }

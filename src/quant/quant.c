@@ -306,14 +306,15 @@ void cl_quantize_row_q8k(const float *x, cl_block_q8 *y, int64_t n) {
             if (fabsf(x[j]) > amax) amax = fabsf(x[j]), vmax = x[j];
         float iscale = amax != 0 ? -127.0f / vmax : 0.0f, d = amax != 0 ? 1.0f / iscale : 0.0f;
         for (int b = 0; b < CL_QK_K / CL_QK; b++) {
-            int sum = 0;
+            int sum[2] = {0, 0};
             for (int j = 0; j < CL_QK; j++) {
                 int q = cl_clampi(cl_nearest_int(iscale * x[CL_QK * b + j]), -128, 127);
                 y[b].qs[j] = (int8_t)q;
-                sum += q;
+                sum[j / 16] += q;
             }
             y[b].d = d;
-            y[b].s = d * (float)sum;
+            y[b].bs[0] = (int16_t)sum[0];
+            y[b].bs[1] = (int16_t)sum[1];
         }
     }
 }

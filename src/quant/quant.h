@@ -35,12 +35,19 @@ enum cl_type {
 typedef uint16_t cl_f16;
 typedef uint16_t cl_bf16;
 
-/* Activation block: x[i] ~= d * qs[i]; s = d * sum(qs). */
+/* Activation block: x[i] ~= d * qs[i]. Rows quantized for the legacy types (Q8) carry
+ * s = d * sum(qs); rows for the K-quants (Q8K), whose 8 blocks per 256 values share d,
+ * carry the integer sums of each 16-value half instead (bs[0]: qs[0..15], bs[1]:
+ * qs[16..31]), which the K-quants' 16- and 32-value sub-blocks need. */
 typedef struct {
     float d;
-    float s;
+    union {
+        float s;
+        int16_t bs[2];
+    };
     int8_t qs[CL_QK];
 } cl_block_q8;
+_Static_assert(sizeof(cl_block_q8) == 40, "activation block size");
 
 typedef struct {
     const char *name;
