@@ -429,11 +429,17 @@ INLINE void q4_K_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, c
             }
             UNROLL for (int t = 0; t < R; t++) {
                 const cl_block_q8 *y0 = ACT(a, t, stride) + 8 * i + 2 * c, *y1 = y0 + 1;
+                /* two chains per sub-block: dpbusd latency, not throughput, binds otherwise */
                 __m256i p0 = _mm256_setzero_si256(), p1 = _mm256_setzero_si256();
-                UNROLL for (int j = 0; j < 8; j++) {
+                __m256i p2 = _mm256_setzero_si256(), p3 = _mm256_setzero_si256();
+                UNROLL for (int j = 0; j < 8; j += 2) {
                     p0 = dot4_acc(p0, v0[j], _mm256_set1_epi32((int)cl_rd32(y0->qs + 4 * j)));
                     p1 = dot4_acc(p1, v1[j], _mm256_set1_epi32((int)cl_rd32(y1->qs + 4 * j)));
+                    p2 = dot4_acc(p2, v0[j + 1], _mm256_set1_epi32((int)cl_rd32(y0->qs + 4 * j + 4)));
+                    p3 = dot4_acc(p3, v1[j + 1], _mm256_set1_epi32((int)cl_rd32(y1->qs + 4 * j + 4)));
                 }
+                p0 = _mm256_add_epi32(p0, p2);
+                p1 = _mm256_add_epi32(p1, p3);
                 isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(_mm256_mullo_epi32(p0, sc[2 * c]),
                                                                       _mm256_mullo_epi32(p1, sc[2 * c + 1])));
                 msum[t] = _mm256_fmadd_ps(mn[2 * c], _mm256_set1_ps((float)(y0->bs[0] + y0->bs[1])), msum[t]);
@@ -465,7 +471,9 @@ GEMM8X_FN(q4_K, cl_block_q4_Kx8)
 /* The 16 half sums (cl_block_q8.bs) of the 8 activation blocks at y, as int16 in
  * order: one per 16-value sub-block of a K-quant super-block. */
 INLINE __m256i half_sums8(const cl_block_q8 *y) {
-    return _mm256_i32gather_epi32((const int *)&y->bs[0], _mm256_setr_epi32(0, 10, 20, 30, 40, 50, 60, 70), 4);
+    int v[8];
+    UNROLL for (int b = 0; b < 8; b++) memcpy(&v[b], y[b].bs, 4);
+    return _mm256_loadu_si256((const __m256i *)v);
 }
 
 INLINE void q6_K_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, const void *a, size_t stride,
