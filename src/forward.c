@@ -2,6 +2,7 @@
  * tokens. Shapes: E = n_embd, H = n_head, Hkv = n_head_kv, D = head_dim,
  * F = n_ff, V = n_vocab, B = tokens in the current micro-batch, C = n_ctx. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,10 +166,14 @@ typedef struct {
     cllama_context *c;
     int layer;
     int B;
+    atomic_llong next; /* next work item to take */
 } att_job;
 
 /* One (token, head) pair per work item: scores against every cached position up to
- * the token's own (the causal mask), softmax, weighted sum of values. */
+ * the token's own (the causal mask), softmax, weighted sum of values. Items are taken
+ * from a shared counter, last token first: under the causal mask a token's cost grows
+ * with its position, and a static split would leave the first thread idle for half of
+ * a long prompt's attention. */
 static void attention_task(void *arg, int ith, int nth) {
     att_job *j = arg;
     cllama_context *c = j->c;
@@ -180,9 +185,12 @@ static void attention_task(void *arg, int ith, int nth) {
     const cl_f16 *vc = c->v_cache + (size_t)j->layer * c->n_ctx * KD;
     float *sc = c->scores + (size_t)ith * c->n_ctx;
     float scale = 1.0f / sqrtf((float)D);
-    int64_t lo, hi;
-    cl_split((int64_t)j->B * H, ith, nth, 1, &lo, &hi);
-    for (int64_t item = lo; item < hi; item++) {
+    (void)nth;
+    int64_t n_items = (int64_t)j->B * H;
+    for (;;) {
+        int64_t item = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (item >= n_items) break;
+        item = n_items - 1 - item;
         int b = (int)(item / H), h = (int)(item % H), g = h / group;
         int n_keys = c->n_past + b + 1;
         const float *q = c->q + (size_t)b * H * D + (size_t)h * D;
@@ -244,7 +252,8 @@ static void forward_batch(cllama_context *c, const int32_t *tokens, int B) {
                 vc[(size_t)pos * KD + i] = cl_f32_to_f16(c->v[(size_t)b * KD + i]);
             }
         }
-        att_job aj = {c, l, B};
+        att_job aj = {.c = c, .layer = l, .B = B};
+        atomic_init(&aj.next, 0);
         cl_pool_run(pool, attention_task, &aj);
         cl_matmul(pool, &L->wo, c->att, B, c->xb, c->act);
         for (size_t i = 0; i < (size_t)B * E; i++) c->x[i] += c->xb[i];
