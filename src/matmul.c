@@ -61,6 +61,7 @@ static void run_unit(const mm_job *j, const cl_tensor *w, float *yw, int64_t r0,
     /* Interleaved rows have only the 8-row kernel. As stored, its in-register transpose
      * pays when several activation rows share it, not for one (generation). */
     cl_gemm8x_fn gemm8x = w->packed ? j->k->gemm8x[w->type] : NULL;
+    cl_gemm16x_fn gemm16x = w->packed ? j->k->gemm16x[w->type] : NULL;
     cl_gemm8_fn gemm8 = !w->packed && c1 - c0 > 1 ? j->k->gemm8[w->type] : NULL;
     size_t bb = cl_type_info(w->type)->type_size;
     float out[TOK_TILE];
@@ -69,6 +70,10 @@ static void run_unit(const mm_job *j, const cl_tensor *w, float *yw, int64_t r0,
         const char *a = (const char *)j->act + (size_t)t0 * j->act_stride;
         float *y = yw + (size_t)t0 * n_out;
         int64_t r = r0;
+        if (gemm16x)
+            for (; r + 16 <= r1; r += 16)
+                gemm16x(n_in, (const char *)w->data + (size_t)r * w->row_bytes, 8 * w->row_bytes, a, j->act_stride, nt,
+                        y + r, (size_t)n_out);
         if (gemm8x)
             for (; r + 8 <= r1; r += 8)
                 gemm8x(n_in, (const char *)w->data + (size_t)r * w->row_bytes, a, j->act_stride, nt, y + r,

@@ -8,9 +8,9 @@
  *     sum |w| * d_a / 2;
  *  2. the scalar kernel gives the same result for a tile of nt rows as row by row;
  *  3. each SIMD set agrees with the scalar kernel for nt in {1, 3, 4, 7};
- *  4. each SIMD 8-row kernel (gemm8, gemm8x) agrees with the scalar dot of each of its 8 rows,
- *     rows as stored (odd stride and address) and interleaved as repack.c stores them,
- *     and writes nothing outside its 8 x nt outputs;
+ *  4. each SIMD 8-row kernel (gemm8, gemm8x) and 16-row kernel (gemm16x) agrees with
+ *     the scalar dot of each of its rows, rows as stored (odd stride and address) and
+ *     interleaved as repack.c stores them, and writes nothing outside its outputs;
  *  5. each SIMD activation quantizer writes the scalar one's bytes.
  * Errors are relative to sum |w| |a|. Exits 1 naming the type and set on failure. */
 #include <math.h>
@@ -72,68 +72,78 @@ static void random_row(int type, uint8_t *w, int64_t n) {
         }
 }
 
-/* Check 4: gemm8 of every set against generic dot, row by row. */
+/* Check 4: gemm8, gemm8x and gemm16x of every set against generic dot, row by row. */
 static int check_gemm8(const cl_kernels *gen, const cl_kernels *set) {
     int failed = 0;
     for (int type = 0; type < CL_TYPE_COUNT; type++) {
         if (!set->gemm8[type]) continue;
         const int64_t n = 512;
-        const int nt_max = 7, os = 11; /* out stride > 8: the gaps must stay untouched */
+        const int nt_max = 7, os = 19; /* out stride > 16: the gaps must stay untouched */
         size_t row = cl_row_size(type, n), ws = row + 5;
-        uint8_t *wbuf = malloc(ws * 8 + 64), *w = wbuf + 3;
+        uint8_t *wbuf = malloc(ws * 16 + 64), *w = wbuf + 3;
         float *x = malloc(sizeof(float) * n);
         size_t q8_stride = (size_t)(n / CL_QK) * sizeof(cl_block_q8);
         char *abuf = malloc(q8_stride * nt_max);
-        for (int r = 0; r < 8; r++) random_row(type, w + r * ws, n);
+        for (int r = 0; r < 16; r++) random_row(type, w + r * ws, n);
         for (int t = 0; t < nt_max; t++) {
             for (int64_t i = 0; i < n; i++) x[i] = uniform(-1, 1) * (rnd() % 16 == 0 ? 8.0f : 1.0f);
             if (gen->act[type] == CL_ACT_Q8K) cl_quantize_row_q8k(x, (cl_block_q8 *)(abuf + t * q8_stride), n);
             else cl_quantize_row_q8(x, (cl_block_q8 *)(abuf + t * q8_stride), n);
         }
-        /* The same 8 rows as one group of x8 blocks, as repack.c stores them. */
-        size_t bb = cl_type_info(type)->type_size;
-        uint8_t *pbuf = malloc(row * 8 + 64), *pw = pbuf + 1;
-        int has_x = set->gemm8x[type] != NULL;
-        if (has_x) cl_interleave8(type, w, ws, pw, n);
+        /* Rows 0..7 and 8..15 as two groups of x8 blocks, as repack.c stores them, the
+         * second an odd number of bytes after the first. */
+        size_t bb = cl_type_info(type)->type_size, gs = row * 8 + 7;
+        uint8_t *pbuf = malloc(gs + row * 8 + 64), *pw = pbuf + 1;
+        int has_x = set->gemm8x[type] != NULL, has_16 = set->gemm16x[type] != NULL;
+        if (has_x) {
+            cl_interleave8(type, w, ws, pw, n);
+            cl_interleave8(type, w + 8 * ws, ws, pw + gs, n);
+        }
         /* Errors relative to sum |w| |a| of each (row, activation row), as in check 3. */
-        float *wf = malloc(sizeof(float) * n), *xd = malloc(sizeof(float) * n);
-        double mag[8][7];
-        for (int r = 0; r < 8; r++) {
+        float *wf = malloc(sizeof(float) * n);
+        double mag[16][7];
+        float ref[16][7];
+        for (int r = 0; r < 16; r++) {
             cl_dequantize_row(type, w + r * ws, wf, n);
             for (int t = 0; t < nt_max; t++) {
                 const cl_block_q8 *y = (const cl_block_q8 *)(abuf + t * q8_stride);
                 double m = 0;
                 for (int64_t i = 0; i < n; i++) m += fabs(wf[i] * y[i / CL_QK].d * y[i / CL_QK].qs[i % CL_QK]);
                 mag[r][t] = m > 0 ? m : 1;
+                gen->dot[type](n, w + r * ws, abuf + t * q8_stride, q8_stride, 1, &ref[r][t]);
             }
         }
-        free(wf), free(xd);
+        free(wf);
         double worst = 0;
         int stray = 0;
-        const int nts[] = {1, 3, 4, 7};
-        for (int layout = 0; layout < 1 + has_x; layout++)
-            for (int k = 0; k < 4; k++) {
-                float out[7 * 11];
-                for (int i = 0; i < 7 * 11; i++) out[i] = NAN;
+        const int nts[] = {1, 2, 3, 4, 5, 7};
+        /* layouts: 0 stored rows (gemm8), 1 one x8 group (gemm8x), 2 two groups (gemm16x) */
+        for (int layout = 0; layout < 3; layout++) {
+            if ((layout == 1 && !has_x) || (layout == 2 && !has_16)) continue;
+            int rows = layout == 2 ? 16 : 8;
+            for (int k = 0; k < 6; k++) {
+                float out[7 * 19];
+                for (int i = 0; i < 7 * 19; i++) out[i] = NAN;
                 if (layout == 0) set->gemm8[type](n, w, ws, bb, abuf, q8_stride, nts[k], out, os);
-                else set->gemm8x[type](n, pw, abuf, q8_stride, nts[k], out, os);
+                else if (layout == 1) set->gemm8x[type](n, pw, abuf, q8_stride, nts[k], out, os);
+                else set->gemm16x[type](n, pw, gs, abuf, q8_stride, nts[k], out, os);
                 for (int t = 0; t < nt_max; t++)
                     for (int r = 0; r < os; r++) {
                         float got = out[t * os + r];
-                        if (t >= nts[k] || r >= 8) {
+                        if (t >= nts[k] || r >= rows) {
                             stray |= !isnan(got);
                             continue;
                         }
-                        float ref;
-                        gen->dot[type](n, w + r * ws, abuf + t * q8_stride, q8_stride, 1, &ref);
-                        double e = fabs(got - ref) / mag[r][t];
+                        double e = fabs(got - ref[r][t]) / mag[r][t];
                         worst = fmax(worst, isnan(e) ? INFINITY : e);
                     }
             }
+        }
         free(pbuf);
         int bad = !(worst <= 1e-5) || stray;
-        printf("%-5s gemm8%s %s vs scalar dot: %.1e%s%s\n", cl_type_name(type), has_x ? " and gemm8x" : "", set->isa, worst,
-               stray ? " (wrote outside its outputs)" : "", bad ? "  FAIL" : "  ok");
+        printf("%-5s gemm8%s%s %s vs scalar dot: %.1e%s%s\n", cl_type_name(type), has_x ? ", gemm8x" : "",
+               has_16 ? ", gemm16x" : "", set->isa, worst, stray ? " (wrote outside its outputs)" : "",
+               bad ? "  FAIL" : "  ok");
         failed |= bad;
         free(wbuf), free(x), free(abuf);
     }

@@ -39,6 +39,11 @@ typedef void (*cl_gemm8_fn)(int64_t n, const void *w, size_t row_stride, size_t 
 typedef void (*cl_gemm8x_fn)(int64_t n, const void *w, const void *a, size_t a_stride, int nt, float *out,
                              size_t out_stride);
 
+/* As cl_gemm8x_fn for 16 rows: two x8 groups, the second `group_stride` bytes after
+ * the first (out[t * out_stride + r], r < 16). */
+typedef void (*cl_gemm16x_fn)(int64_t n, const void *w, size_t group_stride, const void *a, size_t a_stride, int nt,
+                              float *out, size_t out_stride);
+
 typedef struct {
     const char *isa;               /* "generic", "avx2", "avx512", "neon" */
     cl_dot_fn dot[CL_TYPE_COUNT];  /* NULL: not a weight type */
@@ -48,6 +53,8 @@ typedef struct {
      * (interleave.h), which beats dot even for one activation row (measured), so
      * repack.c interleaves matrices of this type and generation uses it too. */
     cl_gemm8x_fn gemm8x[CL_TYPE_COUNT];
+    /* NULL: pairs of x8 groups go through gemm8x one at a time. */
+    cl_gemm16x_fn gemm16x[CL_TYPE_COUNT];
     /* Activation rows in the format act[] names (indexed by enum cl_act; NULL for
      * F32): n floats (a multiple of 32, of 256 for Q8K) to n/32 cl_block_q8. SIMD
      * versions give the same bytes as the scalar ones in quant.c. */
