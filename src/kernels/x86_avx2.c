@@ -912,9 +912,10 @@ static void build(void) {
     table.dot[CL_TYPE_Q4_K] = dot_q4_K;
     table.dot[CL_TYPE_Q5_K] = dot_q5_K;
     table.dot[CL_TYPE_Q6_K] = dot_q6_K;
-    /* One Zen 4 core, one activation row, weights in cache (GB/s of weights, one-row
-     * dot vs interleaved gemm8): Q4_0 16 vs 29, Q4_K 14 vs 25, Q8_0 33 vs 47; Q6_K 20
-     * vs 18, so Q6_K keeps its rows and its gemm8 serves prompt processing only. */
+    /* bench/matmul_bench -t 1, one Zen 4 core, a 4096 x 1024 matrix in cache, one
+     * activation row, GB/s of weights: x8 blocks Q4_0 42, Q8_0 62, Q4_K 47 (16 rows);
+     * Q6_K's one-row dot 28, faster for one row than its 8-row kernel on stored rows,
+     * so Q6_K keeps its rows and its gemm8 serves prompt processing only. */
     table.gemm8[CL_TYPE_Q4_0] = gemm8_q4_0;
     table.gemm8[CL_TYPE_Q4_K] = gemm8_q4_K;
     table.gemm8[CL_TYPE_Q6_K] = gemm8_q6_K;
