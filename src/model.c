@@ -340,7 +340,7 @@ void cllama_model_print_info(const cllama_model *m, void *fp) {
             (unsigned long long)m->n_params, sz, 8.0 * m->weight_bytes / (double)m->n_params);
     if (m->packed) {
         fmt_bytes(sz, sizeof sz, (double)m->packed_bytes);
-        fprintf(f, "kernels:         %s; %s of matrices interleaved by 8 rows at load for the 8-row kernels, "
+        fprintf(f, "kernels:         %s; %s of matrices rewritten as 8-row (x8) blocks at load for the 8- and 16-row kernels, "
                    "the rest used in place from the mapping\n", cl_kernels_get()->isa, sz);
     } else {
         fprintf(f, "kernels:         %s (weights used in place from the mapping)\n", cl_kernels_get()->isa);
