@@ -2,7 +2,6 @@
  * tokens. Shapes: E = n_embd, H = n_head, Hkv = n_head_kv, D = head_dim,
  * F = n_ff, V = n_vocab, B = tokens in the current micro-batch, C = n_ctx. */
 #include <math.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -166,54 +165,42 @@ typedef struct {
     cllama_context *c;
     int layer;
     int B;
-    atomic_llong next; /* next work item to take */
 } att_job;
 
 /* One (token, head) pair per work item: scores against every cached position up to
- * the token's own (the causal mask), softmax, weighted sum of values. Items are taken
- * from a shared counter, last token first: under the causal mask a token's cost grows
- * with its position, and a static split would leave the first thread idle for half of
- * a long prompt's attention. */
-static void attention_task(void *arg, int ith, int nth) {
-    att_job *j = arg;
+ * the token's own (the causal mask), softmax, weighted sum of values. Items run last
+ * token first: under the causal mask a token's cost grows with its position, and the
+ * costly items taken first leave the cheap ones to even out the threads' ends. */
+static void attention_item(void *arg, int64_t item, int ith) {
+    const att_job *j = arg;
     cllama_context *c = j->c;
     const cl_hparams *hp = &c->m->hp;
     int H = hp->n_head, D = hp->head_dim, KD = hp->n_head_kv * D, group = hp->n_head / hp->n_head_kv;
     const cl_kernels *kern = cl_kernels_get();
-    cl_dot_fn dot_f16 = kern->dot[CL_TYPE_F16];
     const cl_f16 *kc = c->k_cache + (size_t)j->layer * c->n_ctx * KD;
     const cl_f16 *vc = c->v_cache + (size_t)j->layer * c->n_ctx * KD;
     float *sc = c->scores + (size_t)ith * c->n_ctx;
     float scale = 1.0f / sqrtf((float)D);
-    (void)nth;
-    int64_t n_items = (int64_t)j->B * H;
-    for (;;) {
-        int64_t item = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
-        if (item >= n_items) break;
-        item = n_items - 1 - item;
-        int b = (int)(item / H), h = (int)(item % H), g = h / group;
-        int n_keys = c->n_past + b + 1;
-        const float *q = c->q + (size_t)b * H * D + (size_t)h * D;
-        float mx = -INFINITY;
-        for (int p = 0; p < n_keys; p++) {
-            float s;
-            dot_f16(D, kc + (size_t)p * KD + (size_t)g * D, q, 0, 1, &s);
-            sc[p] = s * scale;
-            if (sc[p] > mx) mx = sc[p];
-        }
-        double sum = 0;
-        for (int p = 0; p < n_keys; p++) {
-            sc[p] = expf(sc[p] - mx);
-            sum += sc[p];
-        }
-        float inv = (float)(1.0 / sum);
-        float *o = c->att + (size_t)b * H * D + (size_t)h * D;
-        memset(o, 0, (size_t)D * sizeof *o);
-        for (int p = 0; p < n_keys; p++) {
-            const cl_f16 *vr = vc + (size_t)p * KD + (size_t)g * D;
-            kern->axpy_f16(D, sc[p] * inv, vr, o);
-        }
+    item = (int64_t)j->B * H - 1 - item;
+    int b = (int)(item / H), h = (int)(item % H), g = h / group;
+    int n_keys = c->n_past + b + 1;
+    const float *q = c->q + (size_t)b * H * D + (size_t)h * D;
+    float mx = -INFINITY;
+    for (int p = 0; p < n_keys; p++) {
+        float s;
+        kern->dot[CL_TYPE_F16](D, kc + (size_t)p * KD + (size_t)g * D, q, 0, 1, &s);
+        sc[p] = s * scale;
+        if (sc[p] > mx) mx = sc[p];
     }
+    double sum = 0;
+    for (int p = 0; p < n_keys; p++) {
+        sc[p] = expf(sc[p] - mx);
+        sum += sc[p];
+    }
+    float inv = (float)(1.0 / sum);
+    float *o = c->att + (size_t)b * H * D + (size_t)h * D;
+    memset(o, 0, (size_t)D * sizeof *o);
+    for (int p = 0; p < n_keys; p++) kern->axpy_f16(D, sc[p] * inv, vc + (size_t)p * KD + (size_t)g * D, o);
 }
 
 /* Runs B tokens at positions n_past.. through the model; leaves the final-normed
@@ -252,9 +239,8 @@ static void forward_batch(cllama_context *c, const int32_t *tokens, int B) {
                 vc[(size_t)pos * KD + i] = cl_f32_to_f16(c->v[(size_t)b * KD + i]);
             }
         }
-        att_job aj = {.c = c, .layer = l, .B = B};
-        atomic_init(&aj.next, 0);
-        cl_pool_run(pool, attention_task, &aj);
+        att_job aj = {c, l, B};
+        cl_pool_run_items(pool, (int64_t)B * H, attention_item, &aj);
         cl_matmul(pool, &L->wo, c->att, B, c->xb, c->act);
         for (size_t i = 0; i < (size_t)B * E; i++) c->x[i] += c->xb[i];
 

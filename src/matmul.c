@@ -1,11 +1,10 @@
 /* Weight-stationary matrix multiply. The weights are cut into units of ROW_UNIT rows
- * (times a chunk of tokens) that threads take from a shared counter, so a thread slowed
- * by the rest of the machine does not hold up the others at the end of the product.
+ * (times a chunk of tokens) that threads take from a shared counter
+ * (cl_pool_run_items), so a thread slowed by the rest of the machine does not hold up
+ * the others at the end of the product.
  * Within a unit, each weight row block is applied to a tile of tokens per kernel call,
  * so each weight byte comes from memory once per token chunk however long the batch. */
 #include "matmul.h"
-
-#include <stdatomic.h>
 
 #include "kernels/kernels.h"
 #include "quant/quant.h"
@@ -37,7 +36,6 @@ typedef struct {
     const void *act; /* activation rows handed to the kernels */
     size_t act_stride;
     int64_t q_units, q_per_row; /* quantization work: q_per_row pieces of each token row */
-    atomic_llong next;          /* next unit to take */
 } mm_job;
 
 /* Quantization pieces are 256 values (whole Q8K super-blocks) where the row allows,
@@ -91,22 +89,18 @@ static void run_unit(const mm_job *j, const cl_tensor *w, float *yw, int64_t r0,
 
 /* Units in order of token chunk, then matrix, then rows, so the threads work on one
  * chunk of activations at a time. */
-static void matmul_task(void *arg, int ith, int nth) {
-    (void)ith, (void)nth;
-    mm_job *j = arg;
+static void matmul_unit(void *arg, int64_t u, int ith) {
+    (void)ith;
+    const mm_job *j = arg;
     int64_t per_chunk = j->first_unit[j->nw];
-    for (;;) {
-        int64_t u = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
-        if (u >= per_chunk * j->n_chunks) break;
-        int c = (int)(u / per_chunk);
-        int64_t v = u % per_chunk;
-        int i = 0;
-        while (v >= j->first_unit[i + 1]) i++;
-        int64_t r0 = (v - j->first_unit[i]) * ROW_UNIT, r1 = r0 + ROW_UNIT;
-        if (r1 > j->w[i]->ne[1]) r1 = j->w[i]->ne[1];
-        int c0 = c * TOK_CHUNK, c1 = c0 + TOK_CHUNK < j->n_tok ? c0 + TOK_CHUNK : j->n_tok;
-        run_unit(j, j->w[i], j->y[i], r0, r1, c0, c1);
-    }
+    int c = (int)(u / per_chunk);
+    int64_t v = u % per_chunk;
+    int i = 0;
+    while (v >= j->first_unit[i + 1]) i++;
+    int64_t r0 = (v - j->first_unit[i]) * ROW_UNIT, r1 = r0 + ROW_UNIT;
+    if (r1 > j->w[i]->ne[1]) r1 = j->w[i]->ne[1];
+    int c0 = c * TOK_CHUNK, c1 = c0 + TOK_CHUNK < j->n_tok ? c0 + TOK_CHUNK : j->n_tok;
+    run_unit(j, j->w[i], j->y[i], r0, r1, c0, c1);
 }
 
 static void run_group(cl_pool *pool, int nw, const cl_tensor *const *w, const float *x, int n_tok, float *const *y,
@@ -130,8 +124,7 @@ static void run_group(cl_pool *pool, int nw, const cl_tensor *const *w, const fl
         j.q_units = j.q_per_row * n_tok;
         cl_pool_run(pool, quantize_task, &j);
     }
-    atomic_init(&j.next, 0);
-    cl_pool_run(pool, matmul_task, &j);
+    cl_pool_run_items(pool, j.first_unit[nw] * j.n_chunks, matmul_unit, &j);
 }
 
 void cl_matmul_n(cl_pool *pool, int nw, const cl_tensor *const *w, const float *x, int n_tok, float *const *y,

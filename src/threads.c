@@ -125,6 +125,25 @@ void cl_pool_run(cl_pool *p, cl_task_fn fn, void *arg) {
     while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) cpu_relax();
 }
 
+typedef struct {
+    cl_item_fn fn;
+    void *arg;
+    int64_t n;
+    atomic_llong next;
+} items_job;
+
+static void items_task(void *arg, int ith, int nth) {
+    (void)nth;
+    items_job *j = arg;
+    for (int64_t i; (i = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < j->n;) j->fn(j->arg, i, ith);
+}
+
+void cl_pool_run_items(cl_pool *p, int64_t n_items, cl_item_fn fn, void *arg) {
+    items_job j = {.fn = fn, .arg = arg, .n = n_items};
+    atomic_init(&j.next, 0);
+    cl_pool_run(p, items_task, &j);
+}
+
 void cl_split(int64_t n, int ith, int nth, int64_t align, int64_t *lo, int64_t *hi) {
     int64_t units = (n + align - 1) / align;
     int64_t per = units / nth, extra = units % nth;

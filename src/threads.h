@@ -18,6 +18,12 @@ int cl_pool_size(const cl_pool *p);
 /* Runs fn on every thread and returns when all have finished. */
 void cl_pool_run(cl_pool *p, cl_task_fn fn, void *arg);
 
+/* fn(arg, item, ith) once for each item in 0..n_items-1, the threads taking items from
+ * a shared counter, so a thread slowed by the rest of the machine (or given the costly
+ * items) takes fewer instead of holding the others up at the end. */
+typedef void (*cl_item_fn)(void *arg, int64_t item, int ith);
+void cl_pool_run_items(cl_pool *p, int64_t n_items, cl_item_fn fn, void *arg);
+
 /* Rows [*lo, *hi) of n for thread ith of nth, in multiples of `align` rows. */
 void cl_split(int64_t n, int ith, int nth, int64_t align, int64_t *lo, int64_t *hi);
 

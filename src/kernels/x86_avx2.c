@@ -239,18 +239,18 @@ INLINE __m256 f16x8(const uint8_t *p, size_t ws) {
                                           (short)cl_rd16(p + 7 * ws)));
 }
 
+/* 8 rows x 16 bytes at p, `ws` bytes apart -> x[w] lane r = word w of row r (w < 4).
+ * 128-bit loads into each half cost a load and an insert each, cheaper than
+ * lane-crossing permutes of 256-bit loads. */
+INLINE void transpose8x16(const uint8_t *p, size_t ws, __m256i *x) {
+    UNROLL for (int r = 0; r < 4; r++) x[r] = load2x128(p + r * ws, p + (r + 4) * ws);
+    transpose4x4(x);
+}
+
 /* 8 rows x 32 bytes at p -> x[w] lane r = word w of row r (w = 0..7). */
 INLINE void transpose8x32(const uint8_t *p, size_t ws, __m256i *x) {
-    __m256i lo[4], hi[4];
-    /* 128-bit loads into each half cost a load and an insert each, cheaper than
-     * lane-crossing permutes of 256-bit loads */
-    UNROLL for (int r = 0; r < 4; r++) {
-        lo[r] = load2x128(p + r * ws, p + (r + 4) * ws);
-        hi[r] = load2x128(p + r * ws + 16, p + (r + 4) * ws + 16);
-    }
-    transpose4x4(lo);
-    transpose4x4(hi);
-    UNROLL for (int w = 0; w < 4; w++) x[w] = lo[w], x[w + 4] = hi[w];
+    transpose8x16(p, ws, x);
+    transpose8x16(p + 16, ws, x + 4);
 }
 
 /* The 8 rows' f16 scales at p (the d field of a stored block, `ws` bytes apart, or of
@@ -266,9 +266,7 @@ INLINE void unpack8_q4_0(const uint8_t *b, size_t ws, __m256i *v, const int X) {
     if (X) {
         UNROLL for (int j = 0; j < 4; j++) x[j] = loadu(b + offsetof(cl_block_q4_0x8, qs) + 32 * j);
     } else {
-        const uint8_t *p = b + offsetof(cl_block_q4_0, qs);
-        UNROLL for (int r = 0; r < 4; r++) x[r] = load2x128(p + r * ws, p + (r + 4) * ws);
-        transpose4x4(x);
+        transpose8x16(b + offsetof(cl_block_q4_0, qs), ws, x);
     }
     const __m256i m = _mm256_set1_epi8(0x0F);
     UNROLL for (int j = 0; j < 4; j++) {
@@ -382,9 +380,7 @@ INLINE void q4k_scales8(const uint8_t *b, size_t ws, __m256i *sc, __m256 *mn, co
         UNROLL for (int k = 0; k < 3; k++) x[k] = loadu(b + offsetof(cl_block_q4_Kx8, scales) + 32 * k);
     } else {
         /* 16 bytes per row: the 12 scale bytes and 4 of qs, which are not used */
-        const uint8_t *sc12 = b + offsetof(cl_block_q4_K, scales);
-        UNROLL for (int r = 0; r < 4; r++) x[r] = load2x128(sc12 + r * ws, sc12 + (r + 4) * ws);
-        transpose4x4(x);
+        transpose8x16(b + offsetof(cl_block_q4_K, scales), ws, x);
     }
     const __m256i m6 = _mm256_set1_epi32(0x3F3F3F3F), m4 = _mm256_set1_epi32(0x0F0F0F0F),
                   m2 = _mm256_set1_epi32(0x03030303), mb = _mm256_set1_epi32(0xFF);
@@ -402,8 +398,10 @@ INLINE void q4k_scales8(const uint8_t *b, size_t ws, __m256i *sc, __m256 *mn, co
     }
 }
 
+/* Stored rows only (X = 0): x8 blocks go through q4_K_gemmx_tile below. */
 INLINE void q4_K_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, const void *a, size_t stride,
                             const int R, float *out, size_t os, const int X) {
+    (void)X;
     __m256 acc[4];
     UNROLL for (int t = 0; t < R; t++) acc[t] = _mm256_setzero_ps();
     const __m256i m4 = _mm256_set1_epi8(0x0F);
@@ -411,18 +409,14 @@ INLINE void q4_K_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, c
         const uint8_t *b = w + (size_t)i * bs;
         __m256i sc[8];
         __m256 mn[8];
-        q4k_scales8(b, ws, sc, mn, X);
+        q4k_scales8(b, ws, sc, mn, 0);
         __m256i isum[4];
         __m256 msum[4];
         UNROLL for (int t = 0; t < R; t++) isum[t] = _mm256_setzero_si256(), msum[t] = _mm256_setzero_ps();
         for (int c = 0; c < 4; c++) {
             /* sub-block 2c in the low nibbles of the chunk's words, 2c + 1 in the high */
             __m256i x[8], v0[8], v1[8];
-            if (X) {
-                UNROLL for (int j = 0; j < 8; j++) x[j] = loadu(b + offsetof(cl_block_q4_Kx8, qs) + 256 * c + 32 * j);
-            } else {
-                transpose8x32(b + offsetof(cl_block_q4_K, qs) + 32 * c, ws, x);
-            }
+            transpose8x32(b + offsetof(cl_block_q4_K, qs) + 32 * c, ws, x);
             UNROLL for (int j = 0; j < 8; j++) {
                 v0[j] = _mm256_and_si256(x[j], m4);
                 v1[j] = _mm256_and_si256(_mm256_srli_epi16(x[j], 4), m4);
@@ -446,8 +440,7 @@ INLINE void q4_K_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, c
                 msum[t] = _mm256_fmadd_ps(mn[2 * c + 1], _mm256_set1_ps((float)(y1->bs[0] + y1->bs[1])), msum[t]);
             }
         }
-        __m256 dw = scales8(b + (X ? offsetof(cl_block_q4_Kx8, d) : offsetof(cl_block_q4_K, d)), ws, X);
-        __m256 dm = scales8(b + (X ? offsetof(cl_block_q4_Kx8, dmin) : offsetof(cl_block_q4_K, dmin)), ws, X);
+        __m256 dw = f16x8(b + offsetof(cl_block_q4_K, d), ws), dm = f16x8(b + offsetof(cl_block_q4_K, dmin), ws);
         UNROLL for (int t = 0; t < R; t++) {
             const cl_block_q8 *y = ACT(a, t, stride) + 8 * i;
             __m256 da = _mm256_set1_ps(y->d);
@@ -458,58 +451,59 @@ INLINE void q4_K_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, c
     UNROLL for (int t = 0; t < R; t++) _mm256_storeu_ps(out + (size_t)t * os, acc[t]);
 }
 GEMM8_FN(q4_K)
-GEMM8X_FN(q4_K, cl_block_q4_Kx8)
 
-/* Q4_K, 16 rows: two x8 groups, A at w and B `gs` bytes after it. Each pair of
- * activation broadcasts then feeds four dot products instead of two: with 8 rows the
- * broadcast loads alone match the dpbusd count and bind with them (measured, one Zen 4
- * core, 64 tokens in cache: 114 G MAC/s with 8 rows). Accumulators: 4 per activation
- * row, so AVX2's 16 registers take 2 rows per tile and AVX-512VL's 32 take 4. */
+/* Q4_K on x8 blocks, G = 1 or 2 groups (8 or 16 rows), the second `gs` bytes after the
+ * first. With two groups each pair of activation broadcasts feeds four dot products
+ * instead of two: with 8 rows the broadcast loads alone match the dpbusd count and bind
+ * with them (measured, one Zen 4 core, 64 tokens in cache: 141 vs 114 G MAC/s).
+ * Accumulators: 2 G per activation row, so for 16 rows AVX2's 16 registers take 2 rows
+ * per tile and AVX-512VL's 32 take 4. */
 #ifdef CL_X86_VNNI
 #define GEMM16_R 4
 #else
 #define GEMM16_R 2
 #endif
-INLINE void q4_K_gemm16x_tile(int64_t n, const uint8_t *w, size_t gs, const void *a, size_t stride, const int R,
-                              float *out, size_t os) {
-    __m256 acc[GEMM16_R][2];
+INLINE void q4_K_gemmx_tile(int64_t n, const uint8_t *w, size_t gs, const void *a, size_t stride, const int R,
+                            float *out, size_t os, const int G) {
+    __m256 acc[4][2];
     UNROLL for (int t = 0; t < R; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     for (int64_t i = 0; i < n / CL_QK_K; i++) {
         const uint8_t *bg[2] = {w + (size_t)i * sizeof(cl_block_q4_Kx8), w + gs + (size_t)i * sizeof(cl_block_q4_Kx8)};
         __m256i sc[2][8];
         __m256 mn[2][8];
-        q4k_scales8(bg[0], 0, sc[0], mn[0], 1);
-        q4k_scales8(bg[1], 0, sc[1], mn[1], 1);
-        __m256i isum[GEMM16_R][2];
-        __m256 msum[GEMM16_R][2];
+        UNROLL for (int g = 0; g < G; g++) q4k_scales8(bg[g], 0, sc[g], mn[g], 1);
+        __m256i isum[4][2];
+        __m256 msum[4][2];
         UNROLL for (int t = 0; t < R; t++) {
             isum[t][0] = isum[t][1] = _mm256_setzero_si256();
             msum[t][0] = msum[t][1] = _mm256_setzero_ps();
         }
         for (int c = 0; c < 4; c++) {
-            __m256i p[GEMM16_R][4]; /* per row t: group A low/high nibbles, group B low/high */
+            __m256i p[4][4]; /* per row t: low/high nibbles of group 0, then of group 1 */
             UNROLL for (int t = 0; t < R; t++) p[t][0] = p[t][1] = p[t][2] = p[t][3] = _mm256_setzero_si256();
             UNROLL for (int j = 0; j < 8; j++) {
-                __m256i xa = loadu(bg[0] + offsetof(cl_block_q4_Kx8, qs) + 256 * c + 32 * j);
-                __m256i xb = loadu(bg[1] + offsetof(cl_block_q4_Kx8, qs) + 256 * c + 32 * j);
-                __m256i a0 = _mm256_and_si256(xa, m4), a1 = _mm256_and_si256(_mm256_srli_epi16(xa, 4), m4);
-                __m256i b0 = _mm256_and_si256(xb, m4), b1 = _mm256_and_si256(_mm256_srli_epi16(xb, 4), m4);
+                __m256i v[4];
+                UNROLL for (int g = 0; g < G; g++) {
+                    __m256i x = loadu(bg[g] + offsetof(cl_block_q4_Kx8, qs) + 256 * c + 32 * j);
+                    v[2 * g] = _mm256_and_si256(x, m4);
+                    v[2 * g + 1] = _mm256_and_si256(_mm256_srli_epi16(x, 4), m4);
+                }
                 UNROLL for (int t = 0; t < R; t++) {
                     const cl_block_q8 *y = ACT(a, t, stride) + 8 * i + 2 * c;
                     __m256i u0 = _mm256_set1_epi32((int)cl_rd32(y[0].qs + 4 * j));
                     __m256i u1 = _mm256_set1_epi32((int)cl_rd32(y[1].qs + 4 * j));
-                    p[t][0] = dot4_acc(p[t][0], a0, u0);
-                    p[t][1] = dot4_acc(p[t][1], a1, u1);
-                    p[t][2] = dot4_acc(p[t][2], b0, u0);
-                    p[t][3] = dot4_acc(p[t][3], b1, u1);
+                    UNROLL for (int g = 0; g < G; g++) {
+                        p[t][2 * g] = dot4_acc(p[t][2 * g], v[2 * g], u0);
+                        p[t][2 * g + 1] = dot4_acc(p[t][2 * g + 1], v[2 * g + 1], u1);
+                    }
                 }
             }
             UNROLL for (int t = 0; t < R; t++) {
                 const cl_block_q8 *y = ACT(a, t, stride) + 8 * i + 2 * c;
                 __m256 s0 = _mm256_set1_ps((float)(y[0].bs[0] + y[0].bs[1]));
                 __m256 s1 = _mm256_set1_ps((float)(y[1].bs[0] + y[1].bs[1]));
-                UNROLL for (int g = 0; g < 2; g++) {
+                UNROLL for (int g = 0; g < G; g++) {
                     isum[t][g] = _mm256_add_epi32(isum[t][g], _mm256_add_epi32(_mm256_mullo_epi32(p[t][2 * g], sc[g][2 * c]),
                                                                                 _mm256_mullo_epi32(p[t][2 * g + 1], sc[g][2 * c + 1])));
                     msum[t][g] = _mm256_fmadd_ps(mn[g][2 * c], s0, msum[t][g]);
@@ -517,7 +511,7 @@ INLINE void q4_K_gemm16x_tile(int64_t n, const uint8_t *w, size_t gs, const void
                 }
             }
         }
-        UNROLL for (int g = 0; g < 2; g++) {
+        UNROLL for (int g = 0; g < G; g++) {
             __m256 dw = scales8(bg[g] + offsetof(cl_block_q4_Kx8, d), 0, 1);
             __m256 dm = scales8(bg[g] + offsetof(cl_block_q4_Kx8, dmin), 0, 1);
             UNROLL for (int t = 0; t < R; t++) {
@@ -527,20 +521,29 @@ INLINE void q4_K_gemm16x_tile(int64_t n, const uint8_t *w, size_t gs, const void
             }
         }
     }
-    UNROLL for (int t = 0; t < R; t++) {
-        _mm256_storeu_ps(out + (size_t)t * os, acc[t][0]);
-        _mm256_storeu_ps(out + (size_t)t * os + 8, acc[t][1]);
-    }
+    UNROLL for (int t = 0; t < R; t++)
+        UNROLL for (int g = 0; g < G; g++) _mm256_storeu_ps(out + (size_t)t * os + 8 * g, acc[t][g]);
+}
+
+/* Tiles of RMAX activation rows, then 2, then 1. */
+INLINE void q4_K_gemmx(int64_t n, const void *w, size_t gs, const void *a, size_t stride, int nt, float *out,
+                       size_t os, const int G) {
+    const int RMAX = G == 1 ? 4 : GEMM16_R;
+    int t = 0;
+    for (; t + RMAX <= nt; t += RMAX)
+        q4_K_gemmx_tile(n, w, gs, (const char *)a + (size_t)t * stride, stride, RMAX, out + (size_t)t * os, os, G);
+    for (; t + 2 <= nt; t += 2)
+        q4_K_gemmx_tile(n, w, gs, (const char *)a + (size_t)t * stride, stride, 2, out + (size_t)t * os, os, G);
+    if (t < nt) q4_K_gemmx_tile(n, w, gs, (const char *)a + (size_t)t * stride, stride, 1, out + (size_t)t * os, os, G);
+}
+
+static void gemm8x_q4_K(int64_t n, const void *w, const void *a, size_t stride, int nt, float *out, size_t os) {
+    q4_K_gemmx(n, w, 0, a, stride, nt, out, os, 1);
 }
 
 static void gemm16x_q4_K(int64_t n, const void *w, size_t gs, const void *a, size_t stride, int nt, float *out,
                          size_t os) {
-    int t = 0;
-    for (; t + GEMM16_R <= nt; t += GEMM16_R)
-        q4_K_gemm16x_tile(n, w, gs, (const char *)a + (size_t)t * stride, stride, GEMM16_R, out + (size_t)t * os, os);
-    for (; t + 2 <= nt; t += 2)
-        q4_K_gemm16x_tile(n, w, gs, (const char *)a + (size_t)t * stride, stride, 2, out + (size_t)t * os, os);
-    if (t < nt) q4_K_gemm16x_tile(n, w, gs, (const char *)a + (size_t)t * stride, stride, 1, out + (size_t)t * os, os);
+    q4_K_gemmx(n, w, gs, a, stride, nt, out, os, 2);
 }
 
 /* ---- Q6_K, 8 rows at a time ----
@@ -569,9 +572,7 @@ INLINE void q6_K_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, c
         const uint8_t *b = w + (size_t)i * bs;
         /* signed scales of the 16 sub-blocks, lanes = rows */
         __m256i sx[4], sc[16];
-        UNROLL for (int r = 0; r < 4; r++)
-            sx[r] = load2x128(b + offsetof(cl_block_q6_K, scales) + r * ws, b + offsetof(cl_block_q6_K, scales) + (r + 4) * ws);
-        transpose4x4(sx);
+        transpose8x16(b + offsetof(cl_block_q6_K, scales), ws, sx);
         UNROLL for (int k = 0; k < 16; k++) sc[k] = _mm256_srai_epi32(_mm256_slli_epi32(sx[k / 4], 24 - 8 * (k % 4)), 24);
         __m256i isum[4];
         UNROLL for (int t = 0; t < R; t++) isum[t] = _mm256_setzero_si256();
