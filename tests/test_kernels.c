@@ -76,7 +76,7 @@ static void random_row(int type, uint8_t *w, int64_t n) {
 static int check_gemm8(const cl_kernels *gen, const cl_kernels *set) {
     int failed = 0;
     for (int type = 0; type < CL_TYPE_COUNT; type++) {
-        if (!set->gemm8[type]) continue;
+        if (!set->gemm8[type] && !set->gemm8x[type]) continue;
         const int64_t n = 512;
         const int nt_max = 7, os = 19; /* out stride > 16: the gaps must stay untouched */
         size_t row = cl_row_size(type, n), ws = row + 5;
@@ -119,7 +119,7 @@ static int check_gemm8(const cl_kernels *gen, const cl_kernels *set) {
         const int nts[] = {1, 2, 3, 4, 5, 7};
         /* layouts: 0 stored rows (gemm8), 1 one x8 group (gemm8x), 2 two groups (gemm16x) */
         for (int layout = 0; layout < 3; layout++) {
-            if ((layout == 1 && !has_x) || (layout == 2 && !has_16)) continue;
+            if ((layout == 0 && !set->gemm8[type]) || (layout == 1 && !has_x) || (layout == 2 && !has_16)) continue;
             int rows = layout == 2 ? 16 : 8;
             for (int k = 0; k < 6; k++) {
                 float out[7 * 19];
@@ -141,7 +141,8 @@ static int check_gemm8(const cl_kernels *gen, const cl_kernels *set) {
         }
         free(pbuf);
         int bad = !(worst <= 1e-5) || stray;
-        printf("%-5s gemm8%s%s %s vs scalar dot: %.1e%s%s\n", cl_type_name(type), has_x ? ", gemm8x" : "",
+        printf("%-5s %s%s%s %s vs scalar dot: %.1e%s%s\n", cl_type_name(type), set->gemm8[type] ? "gemm8" : "",
+               has_x ? (set->gemm8[type] ? ", gemm8x" : "gemm8x") : "",
                has_16 ? ", gemm16x" : "", set->isa, worst, stray ? " (wrote outside its outputs)" : "",
                bad ? "  FAIL" : "  ok");
         failed |= bad;
@@ -195,7 +196,7 @@ static const int types[] = {CL_TYPE_F32,  CL_TYPE_F16,  CL_TYPE_BF16, CL_TYPE_Q4
 
 int main(void) {
     const cl_kernels *gen = cl_kernels_generic();
-    const cl_kernels *sets[] = {cl_kernels_avx2(), cl_kernels_avx512(), cl_kernels_neon()};
+    const cl_kernels *sets[] = {cl_kernels_avx2(), cl_kernels_avx512(), cl_kernels_neon(), cl_kernels_neon_dotprod()};
     const int nsets = (int)(sizeof sets / sizeof *sets);
     printf("kernel sets: generic");
     for (int s = 0; s < nsets; s++)
@@ -225,7 +226,7 @@ int main(void) {
         int q8 = gen->act[type] != CL_ACT_F32;
         /* Float kernels must take any n (attention dots use the head size). */
         const int64_t sizes_q[] = {256, 2048}, sizes_f[] = {64, 1031};
-        double err_ref = 0, err_true = 0, err_tile = 0, err_set[3] = {0};
+        double err_ref = 0, err_true = 0, err_tile = 0, err_set[4] = {0};
         for (int trial = 0; trial < TRIALS; trial++) {
             int64_t n = (q8 ? sizes_q : sizes_f)[trial & 1];
             random_row(type, w, n);
@@ -296,7 +297,7 @@ int main(void) {
         int bad = err_ref > tol_ref || err_true > tol_ref || err_tile > 0;
         printf("%-5s scalar-vs-dequant %.1e  vs-float-within-q8-bound %.1e  tile %.0e", name, err_ref, err_true, err_tile);
         if (bad) printf("  FAIL(scalar)");
-        int simd_bad[3] = {0};
+        int simd_bad[4] = {0};
         for (int s = 0; s < nsets; s++) {
             if (!sets[s]) continue;
             simd_bad[s] = !(err_set[s] <= tol_simd);

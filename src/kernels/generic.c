@@ -314,6 +314,9 @@ const cl_kernels *cl_kernels_avx512(void) { return NULL; }
 #if !(defined(__aarch64__) && __has_include("arm.c"))
 const cl_kernels *cl_kernels_neon(void) { return NULL; }
 #endif
+#if !(defined(__aarch64__) && __has_include("arm_dotprod.c"))
+const cl_kernels *cl_kernels_neon_dotprod(void) { return NULL; }
+#endif
 
 static const cl_kernels *chosen;
 
@@ -324,11 +327,13 @@ static void choose(void) {
         if (!strcmp(want, "avx512")) k = cl_kernels_avx512();
         else if (!strcmp(want, "avx2")) k = cl_kernels_avx2();
         else if (!strcmp(want, "neon")) k = cl_kernels_neon();
+        else if (!strcmp(want, "neon-dotprod")) k = cl_kernels_neon_dotprod();
         else if (!strcmp(want, "generic")) k = cl_kernels_generic();
         if (!k) fprintf(stderr, "cllama: CLLAMA_ISA=%s is not available here; choosing automatically\n", want);
     }
     if (!k) k = cl_kernels_avx512();
     if (!k) k = cl_kernels_avx2();
+    if (!k) k = cl_kernels_neon_dotprod();
     if (!k) k = cl_kernels_neon();
     if (!k) k = cl_kernels_generic();
     chosen = k;

@@ -3,8 +3,8 @@
  * For each weight type, `dot` computes the dot product of one weight row of n values
  * with one activation row. Quantized types take activations as cl_block_q8 (n/32
  * blocks); F32/F16/BF16 take float activations. generic.c holds the scalar
- * reference of every kernel; x86_avx2.c, x86_avx512.c and arm.c override the ones
- * they speed up. cl_kernels_get() picks the best set for this CPU once. */
+ * reference of every kernel; x86_avx2.c, x86_avx512.c, arm.c and arm_dotprod.c
+ * override the ones they speed up. cl_kernels_get() picks the best set for this CPU once. */
 #ifndef CL_KERNELS_H
 #define CL_KERNELS_H
 
@@ -45,7 +45,7 @@ typedef void (*cl_gemm16x_fn)(int64_t n, const void *w, size_t group_stride, con
                               float *out, size_t out_stride);
 
 typedef struct {
-    const char *isa;               /* "generic", "avx2", "avx512", "neon" */
+    const char *isa;               /* "generic", "avx2", "avx512", "neon", "neon-dotprod" */
     cl_dot_fn dot[CL_TYPE_COUNT];  /* NULL: not a weight type */
     int act[CL_TYPE_COUNT];        /* enum cl_act per weight type */
     cl_gemm8_fn gemm8[CL_TYPE_COUNT]; /* NULL: use dot */
@@ -63,7 +63,7 @@ typedef struct {
     void (*axpy_f16)(int64_t n, float a, const cl_f16 *x, float *y);
 } cl_kernels;
 
-/* The best kernels for this CPU. CLLAMA_ISA=generic|avx2|avx512 in the environment
+/* The best kernels for this CPU. CLLAMA_ISA=generic|avx2|avx512|neon|neon-dotprod in the environment
  * forces a set (for tests and benchmarks). */
 const cl_kernels *cl_kernels_get(void);
 /* A specific set, or NULL if this build or CPU lacks it. */
@@ -71,5 +71,6 @@ const cl_kernels *cl_kernels_generic(void);
 const cl_kernels *cl_kernels_avx2(void);
 const cl_kernels *cl_kernels_avx512(void);
 const cl_kernels *cl_kernels_neon(void);
+const cl_kernels *cl_kernels_neon_dotprod(void);
 
 #endif
