@@ -32,7 +32,10 @@ struct cllama_context {
     float *att;      /* [B][H*D] attention output */
     float *hb;       /* [B][F] gate, then silu(gate) * up */
     float *hb2;      /* [B][F] up */
-    float *scores;   /* [n_threads][C] attention weights */
+    int att_rows;    /* query rows per attention item (att_tokens() x heads per KV head) */
+    float *scores;   /* [n_threads][C][att_rows] attention weights, key-major */
+    float *att_q;    /* [n_threads][att_rows][D] one item's query rows */
+    float *att_o;    /* [n_threads][att_rows][D] one item's outputs */
     float *inv_freq; /* [D/2] rope frequency of each pair, radians per position */
     void *act;       /* quantized activations for the matmuls */
 };
@@ -56,9 +59,19 @@ void cllama_context_free(cllama_context *c) {
     free(c->hb);
     free(c->hb2);
     free(c->scores);
+    free(c->att_q);
+    free(c->att_o);
     free(c->inv_freq);
     free(c->act);
     free(c);
+}
+
+/* Query rows per attention work item, about: tokens per item = ATT_ROWS / (query heads
+ * per KV head), at least 1. */
+#define ATT_ROWS 8
+static int att_tokens(const cl_hparams *hp) {
+    int group = hp->n_head / hp->n_head_kv;
+    return group >= ATT_ROWS ? 1 : ATT_ROWS / group;
 }
 
 /* Largest input width of any matmul, for the activation scratch. */
@@ -73,8 +86,9 @@ uint64_t cl_context_bytes(const cl_hparams *hp, int n_ctx, int n_threads) {
     uint64_t F = hp->n_ff, B = MAX_BATCH < n_ctx ? MAX_BATCH : (uint64_t)n_ctx;
     uint64_t kv = 2 * (uint64_t)hp->n_layer * (uint64_t)n_ctx * KD * sizeof(cl_f16);
     uint64_t acts = B * (2 * E + 2 * QD + 2 * KD + 2 * F) * sizeof(float);
+    uint64_t rows = (uint64_t)att_tokens(hp) * (uint64_t)(hp->n_head / hp->n_head_kv);
     return kv + acts + cl_matmul_scratch((int64_t)max_in(hp), (int)B) +
-           (uint64_t)n_threads * (uint64_t)n_ctx * sizeof(float);
+           (uint64_t)n_threads * rows * ((uint64_t)n_ctx + 2 * (uint64_t)hp->head_dim) * sizeof(float);
 }
 
 static void *alloc_floats(size_t n) { return aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64); }
@@ -114,11 +128,14 @@ int cllama_context_init(cllama_model *m, const cllama_context_params *params, cl
     c->att = alloc_floats(B * QD);
     c->hb = alloc_floats(B * F);
     c->hb2 = alloc_floats(B * F);
-    c->scores = alloc_floats((size_t)n_threads * n_ctx);
+    c->att_rows = att_tokens(hp) * (hp->n_head / hp->n_head_kv);
+    c->scores = alloc_floats((size_t)n_threads * n_ctx * c->att_rows);
+    c->att_q = alloc_floats((size_t)n_threads * c->att_rows * hp->head_dim);
+    c->att_o = alloc_floats((size_t)n_threads * c->att_rows * hp->head_dim);
     c->inv_freq = alloc_floats((size_t)hp->head_dim / 2);
     c->act = aligned_alloc(64, (cl_matmul_scratch((int64_t)max_in(hp), (int)B) + 63) / 64 * 64);
     if (!c->k_cache || !c->v_cache || !c->x || !c->xb || !c->q || !c->k || !c->v || !c->att || !c->hb ||
-        !c->hb2 || !c->scores || !c->inv_freq || !c->act) {
+        !c->hb2 || !c->scores || !c->att_q || !c->att_o || !c->inv_freq || !c->act) {
         cllama_context_free(c);
         return cl_err(CLLAMA_E_NOMEM, "out of memory allocating a %d-token context", n_ctx);
     }
@@ -167,40 +184,61 @@ typedef struct {
     int B;
 } att_job;
 
-/* One (token, head) pair per work item: scores against every cached position up to
- * the token's own (the causal mask), softmax, weighted sum of values. Items run last
- * token first: under the causal mask a token's cost grows with its position, and the
- * costly items taken first leave the cheap ones to even out the threads' ends. */
+/* One work item: up to att_tokens() consecutive tokens x the query heads that share
+ * one KV head (rows r = t * group + hh: token b0 + t, head g * group + hh). Each cached
+ * key and value row is then read and converted once per item for all its rows, in one
+ * kernel call, instead of once per (token, head). Under the causal mask token t sees
+ * positions <= n_past + b0 + t, so key p goes to the rows of tokens from p - n_past - b0
+ * on: a suffix of the rows, and nothing past a row's own position is computed. Items
+ * run last tile first: the costly ones taken first leave the cheap ones to even out
+ * the threads' ends. */
 static void attention_item(void *arg, int64_t item, int ith) {
     const att_job *j = arg;
     cllama_context *c = j->c;
     const cl_hparams *hp = &c->m->hp;
-    int H = hp->n_head, D = hp->head_dim, KD = hp->n_head_kv * D, group = hp->n_head / hp->n_head_kv;
+    int H = hp->n_head, Hkv = hp->n_head_kv, D = hp->head_dim, KD = Hkv * D, QD = H * D, group = H / Hkv;
+    int T = att_tokens(hp), n_tiles = (j->B + T - 1) / T;
     const cl_kernels *kern = cl_kernels_get();
     const cl_f16 *kc = c->k_cache + (size_t)j->layer * c->n_ctx * KD;
     const cl_f16 *vc = c->v_cache + (size_t)j->layer * c->n_ctx * KD;
-    float *sc = c->scores + (size_t)ith * c->n_ctx;
+    item = (int64_t)n_tiles * Hkv - 1 - item;
+    int b0 = (int)(item / Hkv) * T, g = (int)(item % Hkv);
+    int nb = j->B - b0 < T ? j->B - b0 : T, R = nb * group, base = c->n_past + b0;
+    size_t hd = (size_t)group * D; /* floats of one token's rows: its group's heads are adjacent */
+    float *qb = c->att_q + (size_t)ith * c->att_rows * D; /* [R][D] */
+    float *ob = c->att_o + (size_t)ith * c->att_rows * D; /* [R][D] */
+    float *sc = c->scores + (size_t)ith * c->att_rows * c->n_ctx; /* [n_keys][R] */
+    for (int t = 0; t < nb; t++) memcpy(qb + t * hd, c->q + (size_t)(b0 + t) * QD + g * hd, hd * sizeof(float));
+    int n_keys = base + nb;
+    for (int p = 0; p < n_keys; p++) {
+        int f = (p > base ? p - base : 0) * group;
+        kern->dot[CL_TYPE_F16](D, kc + (size_t)p * KD + (size_t)g * D, qb + (size_t)f * D, (size_t)D * sizeof(float),
+                               R - f, sc + (size_t)p * R + f);
+    }
     float scale = 1.0f / sqrtf((float)D);
-    item = (int64_t)j->B * H - 1 - item;
-    int b = (int)(item / H), h = (int)(item % H), g = h / group;
-    int n_keys = c->n_past + b + 1;
-    const float *q = c->q + (size_t)b * H * D + (size_t)h * D;
-    float mx = -INFINITY;
-    for (int p = 0; p < n_keys; p++) {
-        float s;
-        kern->dot[CL_TYPE_F16](D, kc + (size_t)p * KD + (size_t)g * D, q, 0, 1, &s);
-        sc[p] = s * scale;
-        if (sc[p] > mx) mx = sc[p];
+    for (int r = 0; r < R; r++) {
+        int keys = base + r / group + 1;
+        float mx = -INFINITY;
+        for (int p = 0; p < keys; p++) {
+            float v = sc[(size_t)p * R + r] * scale;
+            sc[(size_t)p * R + r] = v;
+            if (v > mx) mx = v;
+        }
+        double sum = 0;
+        for (int p = 0; p < keys; p++) {
+            float e = expf(sc[(size_t)p * R + r] - mx);
+            sc[(size_t)p * R + r] = e;
+            sum += e;
+        }
+        float inv = (float)(1.0 / sum);
+        for (int p = 0; p < keys; p++) sc[(size_t)p * R + r] *= inv;
     }
-    double sum = 0;
+    memset(ob, 0, (size_t)R * D * sizeof *ob);
     for (int p = 0; p < n_keys; p++) {
-        sc[p] = expf(sc[p] - mx);
-        sum += sc[p];
+        int f = (p > base ? p - base : 0) * group;
+        kern->axpy_f16(D, R - f, sc + (size_t)p * R + f, vc + (size_t)p * KD + (size_t)g * D, ob + (size_t)f * D);
     }
-    float inv = (float)(1.0 / sum);
-    float *o = c->att + (size_t)b * H * D + (size_t)h * D;
-    memset(o, 0, (size_t)D * sizeof *o);
-    for (int p = 0; p < n_keys; p++) kern->axpy_f16(D, sc[p] * inv, vc + (size_t)p * KD + (size_t)g * D, o);
+    for (int t = 0; t < nb; t++) memcpy(c->att + (size_t)(b0 + t) * QD + g * hd, ob + t * hd, hd * sizeof(float));
 }
 
 /* Runs B tokens at positions n_past.. through the model; leaves the final-normed
@@ -240,7 +278,7 @@ static void forward_batch(cllama_context *c, const int32_t *tokens, int B) {
             }
         }
         att_job aj = {c, l, B};
-        cl_pool_run_items(pool, (int64_t)B * H, attention_item, &aj);
+        cl_pool_run_items(pool, (int64_t)(B + att_tokens(hp) - 1) / att_tokens(hp) * Hkv, attention_item, &aj);
         cl_matmul(pool, &L->wo, c->att, B, c->xb, c->act);
         for (size_t i = 0; i < (size_t)B * E; i++) c->x[i] += c->xb[i];
 

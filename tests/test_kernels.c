@@ -11,7 +11,9 @@
  *  4. each SIMD 8-row kernel (gemm8, gemm8x) and 16-row kernel (gemm16x) agrees with
  *     the scalar dot of each of its rows, rows as stored (odd stride and address) and
  *     interleaved as repack.c stores them, and writes nothing outside its outputs;
- *  5. each SIMD activation quantizer writes the scalar one's bytes.
+ *  5. each SIMD activation quantizer writes the scalar one's bytes;
+ *  6. each SIMD attention value kernel (axpy_f16) agrees with the scalar one for
+ *     1..9 output rows and head sizes that are and are not multiples of the width.
  * Errors are relative to sum |w| |a|. Exits 1 naming the type and set on failure. */
 #include <math.h>
 #include <stdio.h>
@@ -190,6 +192,37 @@ static int check_quantize(const cl_kernels *gen, const cl_kernels *set) {
     return failed;
 }
 
+/* Check 6: axpy_f16 of every set against the generic one (same products, one FMA vs a
+ * multiply and an add: relative 1e-6 of sum |a x|). */
+static int check_axpy(const cl_kernels *gen, const cl_kernels *set) {
+    const int sizes[] = {128, 64, 80, 37, 3};
+    double worst = 0;
+    for (int si = 0; si < 5; si++) {
+        int n = sizes[si];
+        for (int nr = 1; nr <= 9; nr++) {
+            cl_f16 x[128];
+            float a[9], y0[9 * 128], y1[9 * 128 + 1], mag[9] = {0};
+            for (int i = 0; i < n; i++) x[i] = cl_f32_to_f16(uniform(-4, 4));
+            for (int r = 0; r < nr; r++) {
+                a[r] = uniform(0, 1);
+                for (int i = 0; i < n; i++) {
+                    y0[r * n + i] = y1[r * n + i] = uniform(-1, 1);
+                    mag[r] += fabs(a[r] * cl_f16_to_f32(x[i])) + fabs(y0[r * n + i]);
+                }
+            }
+            y1[nr * n] = 12345.0f; /* must stay untouched */
+            gen->axpy_f16(n, nr, a, x, y0);
+            set->axpy_f16(n, nr, a, x, y1);
+            for (int r = 0; r < nr; r++)
+                for (int i = 0; i < n; i++) worst = fmax(worst, fabs(y0[r * n + i] - y1[r * n + i]) / mag[r]);
+            if (y1[nr * n] != 12345.0f) worst = INFINITY;
+        }
+    }
+    int bad = !(worst <= 1e-6);
+    printf("axpy_f16 %s vs scalar: %.1e%s\n", set->isa, worst, bad ? "  FAIL" : "  ok");
+    return bad;
+}
+
 static const int types[] = {CL_TYPE_F32,  CL_TYPE_F16,  CL_TYPE_BF16, CL_TYPE_Q4_0, CL_TYPE_Q4_1,
                             CL_TYPE_Q5_0, CL_TYPE_Q5_1, CL_TYPE_Q8_0, CL_TYPE_Q2_K, CL_TYPE_Q3_K,
                             CL_TYPE_Q4_K, CL_TYPE_Q5_K, CL_TYPE_Q6_K};
@@ -314,7 +347,7 @@ int main(void) {
     }
     free(wbuf), free(wf), free(x), free(xd), free(abuf), free(fbuf);
     for (int s = 0; s < nsets; s++)
-        if (sets[s]) failed |= check_gemm8(gen, sets[s]) | check_quantize(gen, sets[s]);
+        if (sets[s]) failed |= check_gemm8(gen, sets[s]) | check_quantize(gen, sets[s]) | check_axpy(gen, sets[s]);
     if (failed) {
         printf("test_kernels: FAILED\n");
         return 1;

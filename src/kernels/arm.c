@@ -552,10 +552,14 @@ static void quantize_q8k(const float *x, cl_block_q8 *y, int64_t n) {
 }
 
 /* KV cache rows are ours; n is any head size. */
-static void axpy_f16(int64_t n, float a, const cl_f16 *x, float *y) {
+static void axpy_f16(int64_t n, int nr, const float *a, const cl_f16 *x, float *y) {
     int64_t i = 0;
-    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), f16x4(x + i), a));
-    for (; i < n; i++) y[i] += a * f16(x + i);
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t xv = f16x4(x + i);
+        for (int r = 0; r < nr; r++) vst1q_f32(y + r * n + i, vfmaq_n_f32(vld1q_f32(y + r * n + i), xv, a[r]));
+    }
+    for (; i < n; i++)
+        for (int r = 0; r < nr; r++) y[r * n + i] += a[r] * f16(x + i);
 }
 
 static cl_kernels table;

@@ -262,8 +262,9 @@ static void dot_q6_K(int64_t n, const void *w, const void *a, size_t stride, int
     }
 }
 
-static void axpy_f16(int64_t n, float a, const cl_f16 *x, float *y) {
-    for (int64_t i = 0; i < n; i++) y[i] += a * cl_f16_to_f32(x[i]);
+static void axpy_f16(int64_t n, int nr, const float *a, const cl_f16 *x, float *y) {
+    for (int r = 0; r < nr; r++)
+        for (int64_t i = 0; i < n; i++) y[r * n + i] += a[r] * cl_f16_to_f32(x[i]);
 }
 
 static const cl_kernels generic = {

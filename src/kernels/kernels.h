@@ -59,8 +59,9 @@ typedef struct {
      * F32): n floats (a multiple of 32, of 256 for Q8K) to n/32 cl_block_q8. SIMD
      * versions give the same bytes as the scalar ones in quant.c. */
     void (*quantize[3])(const float *x, cl_block_q8 *y, int64_t n);
-    /* y[0..n) += a * x[0..n): attention's weighted sum of F16 value rows. */
-    void (*axpy_f16)(int64_t n, float a, const cl_f16 *x, float *y);
+    /* y[r n + i] += a[r] x[i] for r < nr, i < n (any n): one F16 value row added to nr
+     * attention outputs with their weights. */
+    void (*axpy_f16)(int64_t n, int nr, const float *a, const cl_f16 *x, float *y);
 } cl_kernels;
 
 /* The best kernels for this CPU. CLLAMA_ISA=generic|avx2|avx512|neon|neon-dotprod in the environment

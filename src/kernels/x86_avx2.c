@@ -562,9 +562,11 @@ INLINE __m256i half_sums8(const cl_block_q8 *y) {
     return _mm256_loadu_si256((const __m256i *)v);
 }
 
+/* Stored rows (X = 0, transposed here) or x8 blocks (X = 1: the same lane order,
+ * loaded as is). */
+
 INLINE void q6_K_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, const void *a, size_t stride,
                             const int R, float *out, size_t os, const int X) {
-    (void)X; /* stored rows only: Q6_K has no x8 layout */
     __m256 acc[4];
     UNROLL for (int t = 0; t < R; t++) acc[t] = _mm256_setzero_ps();
     const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x03);
@@ -572,15 +574,27 @@ INLINE void q6_K_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, c
         const uint8_t *b = w + (size_t)i * bs;
         /* signed scales of the 16 sub-blocks, lanes = rows */
         __m256i sx[4], sc[16];
-        transpose8x16(b + offsetof(cl_block_q6_K, scales), ws, sx);
+        if (X)
+            UNROLL for (int k = 0; k < 4; k++) sx[k] = loadu(b + offsetof(cl_block_q6_Kx8, scales) + 32 * k);
+        else
+            transpose8x16(b + offsetof(cl_block_q6_K, scales), ws, sx);
         UNROLL for (int k = 0; k < 16; k++) sc[k] = _mm256_srai_epi32(_mm256_slli_epi32(sx[k / 4], 24 - 8 * (k % 4)), 24);
         __m256i isum[4];
         UNROLL for (int t = 0; t < R; t++) isum[t] = _mm256_setzero_si256();
         for (int hn = 0; hn < 2; hn++) {
             __m256i A[8], B[8], H[8];
-            transpose8x32(b + offsetof(cl_block_q6_K, ql) + 64 * hn, ws, A);
-            transpose8x32(b + offsetof(cl_block_q6_K, ql) + 64 * hn + 32, ws, B);
-            transpose8x32(b + offsetof(cl_block_q6_K, qh) + 32 * hn, ws, H);
+            if (X) {
+                const uint8_t *q = b + offsetof(cl_block_q6_Kx8, q) + 768 * hn;
+                UNROLL for (int k = 0; k < 8; k++) {
+                    A[k] = loadu(q + 96 * k);
+                    B[k] = loadu(q + 96 * k + 32);
+                    H[k] = loadu(q + 96 * k + 64);
+                }
+            } else {
+                transpose8x32(b + offsetof(cl_block_q6_K, ql) + 64 * hn, ws, A);
+                transpose8x32(b + offsetof(cl_block_q6_K, ql) + 64 * hn + 32, ws, B);
+                transpose8x32(b + offsetof(cl_block_q6_K, qh) + 32 * hn, ws, H);
+            }
             for (int j = 0; j < 4; j++) {
                 __m256i v[8];
                 UNROLL for (int k = 0; k < 8; k++) {
@@ -604,7 +618,7 @@ INLINE void q6_K_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, c
                 }
             }
         }
-        __m256 dw = f16x8(b + offsetof(cl_block_q6_K, d), ws);
+        __m256 dw = X ? scales8(b + offsetof(cl_block_q6_Kx8, d), 0, 1) : f16x8(b + offsetof(cl_block_q6_K, d), ws);
         UNROLL for (int t = 0; t < R; t++) {
             const cl_block_q8 *y = ACT(a, t, stride) + 8 * i;
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(dw, _mm256_set1_ps(y->d)), acc[t]);
@@ -613,6 +627,7 @@ INLINE void q6_K_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, c
     UNROLL for (int t = 0; t < R; t++) _mm256_storeu_ps(out + (size_t)t * os, acc[t]);
 }
 GEMM8_FN(q6_K)
+GEMM8X_FN(q6_K, cl_block_q6_Kx8)
 
 /* Shared by Q4_K and Q5_K: q holds the 8 sub-blocks' values (bytes 0..31 each). */
 #define K4_TILE_BODY(UNPACK)                                                                        \
@@ -884,12 +899,17 @@ static void quantize_q8k(const float *x, cl_block_q8 *y, int64_t n) {
 }
 
 /* KV cache rows are ours and 2-byte aligned; n is any head size. */
-static void axpy_f16(int64_t n, float a, const cl_f16 *x, float *y) {
-    __m256 av = _mm256_set1_ps(a);
+static void axpy_f16(int64_t n, int nr, const float *a, const cl_f16 *x, float *y) {
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, LOAD_F16(x, i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++) y[i] += a * _cvtsh_ss(x[i]);
+    for (; i + 8 <= n; i += 8) {
+        __m256 xv = LOAD_F16(x, i);
+        for (int r = 0; r < nr; r++) {
+            float *yr = y + r * n + i;
+            _mm256_storeu_ps(yr, _mm256_fmadd_ps(_mm256_set1_ps(a[r]), xv, _mm256_loadu_ps(yr)));
+        }
+    }
+    for (; i < n; i++)
+        for (int r = 0; r < nr; r++) y[r * n + i] += a[r] * _cvtsh_ss(x[i]);
 }
 
 static cl_kernels table;
@@ -915,13 +935,16 @@ static void build(void) {
     table.dot[CL_TYPE_Q6_K] = dot_q6_K;
     /* bench/matmul_bench -t 1, one Zen 4 core, a 4096 x 1024 matrix in cache, one
      * activation row, GB/s of weights: x8 blocks Q4_0 42, Q8_0 62, Q4_K 47 (16 rows);
-     * Q6_K's one-row dot 28, faster for one row than its 8-row kernel on stored rows,
-     * so Q6_K keeps its rows and its gemm8 serves prompt processing only. */
+     * Q6_K x8 26 (its one-row dot on stored rows 28). From memory Q6_K x8 streams
+     * slower on one core (20 vs 27 GB/s) but with 2 threads whole-model tg was level
+     * or better, and 64-token prompts run 74 vs 63 G MAC/s per core on x8 blocks
+     * (Llama 3 8B Q4_K_M pp64 +16%), so Q6_K is repacked too. */
     table.gemm8[CL_TYPE_Q4_0] = gemm8_q4_0;
     table.gemm8[CL_TYPE_Q4_K] = gemm8_q4_K;
     table.gemm8[CL_TYPE_Q6_K] = gemm8_q6_K;
     table.gemm8x[CL_TYPE_Q4_0] = gemm8x_q4_0;
     table.gemm8x[CL_TYPE_Q4_K] = gemm8x_q4_K;
+    table.gemm8x[CL_TYPE_Q6_K] = gemm8x_q6_K;
     table.gemm16x[CL_TYPE_Q4_K] = gemm16x_q4_K;
 #ifdef CL_X86_VNNI
     table.gemm8[CL_TYPE_Q8_0] = gemm8_q8_0;

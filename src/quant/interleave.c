@@ -3,7 +3,7 @@
 #include <string.h>
 
 int cl_interleave_supported(int type) {
-    return type == CL_TYPE_Q4_0 || type == CL_TYPE_Q8_0 || type == CL_TYPE_Q4_K;
+    return type == CL_TYPE_Q4_0 || type == CL_TYPE_Q8_0 || type == CL_TYPE_Q4_K || type == CL_TYPE_Q6_K;
 }
 
 /* Words 0..nw-1 of the 8 byte strings at s, s + stride, ..., lane-ordered into d:
@@ -43,6 +43,22 @@ void cl_interleave8(int type, const void *src, size_t rb, void *dst, int64_t n) 
             }
             words8(&d->scales[0][0], b + offsetof(cl_block_q4_K, scales), rb, 3);
             for (int c = 0; c < 4; c++) words8(&d->qs[c][0][0], b + offsetof(cl_block_q4_K, qs) + 32 * c, rb, 8);
+        }
+        break;
+    }
+    case CL_TYPE_Q6_K: {
+        cl_block_q6_Kx8 *d = dst;
+        for (int64_t i = 0; i < n / CL_QK_K; i++, d++) {
+            const uint8_t *b = s + i * sizeof(cl_block_q6_K);
+            for (int r = 0; r < 8; r++) memcpy(&d->d[r], b + r * rb + offsetof(cl_block_q6_K, d), 2);
+            words8((uint8_t *)&d->scales[0][0], b + offsetof(cl_block_q6_K, scales), rb, 4);
+            for (int h = 0; h < 2; h++)
+                for (int k = 0; k < 8; k++) {
+                    const uint8_t *ql = b + offsetof(cl_block_q6_K, ql) + 64 * h + 4 * k;
+                    words8(d->q[h][k][0], ql, rb, 1);
+                    words8(d->q[h][k][1], ql + 32, rb, 1);
+                    words8(d->q[h][k][2], b + offsetof(cl_block_q6_K, qh) + 32 * h + 4 * k, rb, 1);
+                }
         }
         break;
     }
