@@ -15,17 +15,7 @@ TESTDATA=${CLLAMA_TESTDATA:-$(cd .. && pwd)/shared/testdata}
 B=build-asan
 JOBS=$(nproc)
 
-install_missing() {
-    local need=()
-    for pkg in "$@"; do
-        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
-    done
-    [ ${#need[@]} -eq 0 ] && return 0
-    echo "sanitize: installing ${need[*]}" >&2
-    local sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
-}
+. scripts/lib.sh
 install_missing build-essential cmake pkg-config libpcre2-dev libcjson-dev python3 clang || exit 1
 # libFuzzer and the sanitizer runtimes come with the compiler-rt package of clang's version.
 install_missing "libclang-rt-$(clang -dumpversion | cut -d. -f1)-dev" || exit 1

@@ -5,17 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need=()
-for pkg in build-essential cmake pkg-config libpcre2-dev libcjson-dev python3; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
-done
-if [ ${#need[@]} -gt 0 ]; then
-    echo "setup: installing ${need[*]}" >&2
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+. scripts/lib.sh
+install_missing build-essential cmake pkg-config libpcre2-dev libcjson-dev python3
 if ! python3 -c "import gguf, numpy" 2>/dev/null; then
     echo "setup: installing the gguf and numpy Python packages" >&2
     python3 -m pip install -q gguf numpy 2>/dev/null ||

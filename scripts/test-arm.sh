@@ -13,19 +13,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-build-arm}
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+. scripts/lib.sh
 
-dpkg --print-foreign-architectures | grep -qx arm64 || $SUDO dpkg --add-architecture arm64
-need=()
-for pkg in gcc-aarch64-linux-gnu qemu-user libpcre2-dev:arm64 libcjson-dev:arm64; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
-done
-if [ ${#need[@]} -gt 0 ]; then
-    echo "test-arm: installing ${need[*]}" >&2
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    if [ "$(id -u)" -eq 0 ]; then dpkg --add-architecture arm64; else sudo dpkg --add-architecture arm64; fi
 fi
+install_missing gcc-aarch64-linux-gnu qemu-user libpcre2-dev:arm64 libcjson-dev:arm64
 
 cmake -S . -B "$out" -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake >/dev/null
 cmake --build "$out" -j"$(nproc)" >/dev/null

@@ -182,6 +182,7 @@ typedef struct {
     cllama_context *c;
     int layer;
     int B;
+    int T; /* tokens per item, att_tokens() */
 } att_job;
 
 /* One work item: up to att_tokens() consecutive tokens x the query heads that share
@@ -197,7 +198,7 @@ static void attention_item(void *arg, int64_t item, int ith) {
     cllama_context *c = j->c;
     const cl_hparams *hp = &c->m->hp;
     int H = hp->n_head, Hkv = hp->n_head_kv, D = hp->head_dim, KD = Hkv * D, QD = H * D, group = H / Hkv;
-    int T = att_tokens(hp), n_tiles = (j->B + T - 1) / T;
+    int T = j->T, n_tiles = (j->B + T - 1) / T;
     const cl_kernels *kern = cl_kernels_get();
     const cl_f16 *kc = c->k_cache + (size_t)j->layer * c->n_ctx * KD;
     const cl_f16 *vc = c->v_cache + (size_t)j->layer * c->n_ctx * KD;
@@ -277,8 +278,8 @@ static void forward_batch(cllama_context *c, const int32_t *tokens, int B) {
                 vc[(size_t)pos * KD + i] = cl_f32_to_f16(c->v[(size_t)b * KD + i]);
             }
         }
-        att_job aj = {c, l, B};
-        cl_pool_run_items(pool, (int64_t)(B + att_tokens(hp) - 1) / att_tokens(hp) * Hkv, attention_item, &aj);
+        att_job aj = {c, l, B, att_tokens(hp)};
+        cl_pool_run_items(pool, (int64_t)(B + aj.T - 1) / aj.T * Hkv, attention_item, &aj);
         cl_matmul(pool, &L->wo, c->att, B, c->xb, c->act);
         for (size_t i = 0; i < (size_t)B * E; i++) c->x[i] += c->xb[i];
 

@@ -335,6 +335,17 @@ INLINE void scale8(float32x4_t acc[][2], int32x4_t s[][2], const uint8_t *d, con
     }
 }
 
+/* Activation block blk of tile rows t < M: values 0..15 in a0[t], 16..31 in a1[t];
+ * zeroes the integer sums s[t]. */
+INLINE void act_block(const char *a, size_t stride, int64_t blk, int8x16_t *a0, int8x16_t *a1, int32x4_t s[][2],
+                      const int M) {
+    UNROLL for (int t = 0; t < M; t++) {
+        const cl_block_q8 *y = ACT(a, t, stride) + blk;
+        a0[t] = vld1q_s8(y->qs), a1[t] = vld1q_s8(y->qs + 16);
+        s[t][0] = s[t][1] = vdupq_n_s32(0);
+    }
+}
+
 /* Word j of the x8 block: w0 (rows 0..3), w1 (rows 4..7) against lane L of A[t]. */
 #define LANE8(w0, w1, A, L)                                      \
     UNROLL for (int t = 0; t < M; t++) {                         \
@@ -351,11 +362,7 @@ INLINE void q4_0x8_tile(int64_t n, const void *w, const char *a, size_t stride, 
     for (int64_t i = 0; i < n / CL_QK; i++) {
         int8x16_t a0[4], a1[4];
         int32x4_t s[4][2];
-        UNROLL for (int t = 0; t < M; t++) {
-            const cl_block_q8 *y = ACT(a, t, stride) + i;
-            a0[t] = vld1q_s8(y->qs), a1[t] = vld1q_s8(y->qs + 16);
-            s[t][0] = s[t][1] = vdupq_n_s32(0);
-        }
+        act_block(a, stride, i, a0, a1, s, M);
         /* word j: values 4j.. in the low nibbles (lane j of a0), 16 + 4j.. in the high
          * ones (lane j of a1) */
 #define Q4_0X8_WORD(j)                                                                                       \
@@ -381,11 +388,7 @@ INLINE void q8_0x8_tile(int64_t n, const void *w, const char *a, size_t stride, 
     for (int64_t i = 0; i < n / CL_QK; i++) {
         int8x16_t a0[4], a1[4];
         int32x4_t s[4][2];
-        UNROLL for (int t = 0; t < M; t++) {
-            const cl_block_q8 *y = ACT(a, t, stride) + i;
-            a0[t] = vld1q_s8(y->qs), a1[t] = vld1q_s8(y->qs + 16);
-            s[t][0] = s[t][1] = vdupq_n_s32(0);
-        }
+        act_block(a, stride, i, a0, a1, s, M);
         /* word j: values 4j..4j+3 (stored + 128) */
 #define Q8_0X8_WORD(j, A, L)                                                                        \
     {                                                                                               \
@@ -441,11 +444,7 @@ INLINE void q4_Kx8_tile(int64_t n, const void *w, const char *a, size_t stride, 
             /* sub-block k: the low (k even) or high nibbles of qs[k / 2] */
             int8x16_t a0[4], a1[4];
             int32x4_t s[4][2];
-            UNROLL for (int t = 0; t < M; t++) {
-                const cl_block_q8 *y = ACT(a, t, stride) + 8 * i + k;
-                a0[t] = vld1q_s8(y->qs), a1[t] = vld1q_s8(y->qs + 16);
-                s[t][0] = s[t][1] = vdupq_n_s32(0);
-            }
+            act_block(a, stride, 8 * i + k, a0, a1, s, M);
 #define Q4_KX8_WORD(j, A, L)                                                              \
     {                                                                                     \
         uint8x16_t w0 = vld1q_u8(b->qs[k / 2][j]), w1 = vld1q_u8(b->qs[k / 2][j] + 16);   \
