@@ -83,7 +83,7 @@ static int run_case(cl_pool *pool, const char *spec, int reps) {
         return 1;
     }
     const cl_kernels *k = cl_kernels_get();
-    if (packed && !k->gemm8[type]) {
+    if (packed && !k->gemm8x[type]) {
         fprintf(stderr, "matmul_bench: %s has no 8-row kernel in the %s set\n", tname, k->isa);
         return 1;
     }

@@ -546,13 +546,14 @@ static void gemm16x_q4_K(int64_t n, const void *w, size_t gs, const void *a, siz
     q4_K_gemmx(n, w, gs, a, stride, nt, out, os, 2);
 }
 
-/* ---- Q6_K, 8 rows at a time ----
- * Activation block b = 4 n + j (values 32 b..32 b+31) takes its low nibbles from
- * ql[64 n + 32 (j & 1)..] (nibble j >> 1) and its top 2 bits from bits 2j of
- * qh[32 n..]: three 32-byte chunks per n, transposed for 8 rows as for Q8_0. Stored
- * q' = q + 32 is unsigned (0..63), so the integer dot is q' . a - 32 sum(a), taken per
- * 16-value sub-block with its signed 8-bit scale (at most 16 x 4 x 127 x 127 x 64 per
- * super-block, well inside int32); the 8 activation blocks share one scale (Q8K). */
+/* ---- Q6_K, 8 rows of x8 blocks at a time (interleave.h) ----
+ * Activation block b = 4 h + j meets, for word k < 8, the register q[h][k][j] (j < 3:
+ * the low 6 bits) or the top 2 bits of q[h][k][0..2] (j = 3). Stored q' = q + 32 is
+ * unsigned (0..63), so the integer dot is q' . a - 32 sum(a): the per-16-value products
+ * are scaled by their signed 8-bit scales in int32 (at most 16 x 4 x 63 x 127 x 128 per
+ * super-block, well inside int32), and the 32 sum(a) terms come off once per
+ * super-block as one pairwise int16 dot of the scales with the activation half sums. The
+ * 8 activation blocks share one scale (Q8K). */
 
 /* The 16 half sums (cl_block_q8.bs) of the 8 activation blocks at y, as int16 in
  * order: one per 16-value sub-block of a K-quant super-block. */
@@ -562,63 +563,88 @@ INLINE __m256i half_sums8(const cl_block_q8 *y) {
     return _mm256_loadu_si256((const __m256i *)v);
 }
 
-/* Stored rows (X = 0, transposed here) or x8 blocks (X = 1: the same lane order,
- * loaded as is). */
+/* acc + pairwise int16 products summed per 32-bit lane. */
+INLINE __m256i dot2_i16_acc(__m256i acc, __m256i x, __m256i y) {
+#ifdef CL_X86_VNNI
+    return _mm256_dpwssd_epi32(acc, x, y);
+#else
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(x, y));
+#endif
+}
 
-INLINE void q6_K_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, const void *a, size_t stride,
-                            const int R, float *out, size_t os, const int X) {
-    __m256 acc[4];
+/* The four value registers of word k: v[j] lane r = q' of values 4k..4k+3 of
+ * activation block j of row r's half. Masking before each shift keeps the 16-bit
+ * shifts from carrying bits across bytes. */
+INLINE void q6k_unpack4(const uint8_t *q, __m256i *v) {
+    const __m256i m6 = _mm256_set1_epi8(0x3F), top = _mm256_set1_epi8((char)0xC0);
+    __m256i x0 = loadu(q), x1 = loadu(q + 32), x2 = loadu(q + 64);
+    v[0] = _mm256_and_si256(x0, m6);
+    v[1] = _mm256_and_si256(x1, m6);
+    v[2] = _mm256_and_si256(x2, m6);
+    __m256i t = _mm256_srli_epi16(_mm256_and_si256(x0, top), 2);
+#ifdef CL_X86_VNNI
+    /* a | (b & c) */
+    t = _mm256_srli_epi16(_mm256_ternarylogic_epi32(t, x1, top, 0xF8), 2);
+    v[3] = _mm256_srli_epi16(_mm256_ternarylogic_epi32(t, x2, top, 0xF8), 2);
+#else
+    t = _mm256_srli_epi16(_mm256_or_si256(t, _mm256_and_si256(x1, top)), 2);
+    v[3] = _mm256_srli_epi16(_mm256_or_si256(t, _mm256_and_si256(x2, top)), 2);
+#endif
+}
+
+/* Tiles of R activation rows: R x 4 accumulators (one per activation block of a half)
+ * plus R sums, so AVX-512VL's 32 registers take 4 rows and AVX2's 16 take 2. (Two
+ * groups of 8 rows x 2 activation rows, as Q4_K does, measured slower: 94 vs 103 G
+ * MAC/s per core at 64 tokens.) */
+#ifdef CL_X86_VNNI
+#define Q6K_R 4
+#else
+#define Q6K_R 2
+#endif
+INLINE void q6_K_gemmx_tile(int64_t n, const uint8_t *w, const void *a, size_t stride, const int R, float *out,
+                            size_t os) {
+    __m256 acc[Q6K_R];
     UNROLL for (int t = 0; t < R; t++) acc[t] = _mm256_setzero_ps();
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x03);
     for (int64_t i = 0; i < n / CL_QK_K; i++) {
-        const uint8_t *b = w + (size_t)i * bs;
-        /* signed scales of the 16 sub-blocks, lanes = rows */
-        __m256i sx[4], sc[16];
-        if (X)
-            UNROLL for (int k = 0; k < 4; k++) sx[k] = loadu(b + offsetof(cl_block_q6_Kx8, scales) + 32 * k);
-        else
-            transpose8x16(b + offsetof(cl_block_q6_K, scales), ws, sx);
-        UNROLL for (int k = 0; k < 16; k++) sc[k] = _mm256_srai_epi32(_mm256_slli_epi32(sx[k / 4], 24 - 8 * (k % 4)), 24);
-        __m256i isum[4];
-        UNROLL for (int t = 0; t < R; t++) isum[t] = _mm256_setzero_si256();
-        for (int hn = 0; hn < 2; hn++) {
-            __m256i A[8], B[8], H[8];
-            if (X) {
-                const uint8_t *q = b + offsetof(cl_block_q6_Kx8, q) + 768 * hn;
-                UNROLL for (int k = 0; k < 8; k++) {
-                    A[k] = loadu(q + 96 * k);
-                    B[k] = loadu(q + 96 * k + 32);
-                    H[k] = loadu(q + 96 * k + 64);
-                }
-            } else {
-                transpose8x32(b + offsetof(cl_block_q6_K, ql) + 64 * hn, ws, A);
-                transpose8x32(b + offsetof(cl_block_q6_K, ql) + 64 * hn + 32, ws, B);
-                transpose8x32(b + offsetof(cl_block_q6_K, qh) + 32 * hn, ws, H);
-            }
-            for (int j = 0; j < 4; j++) {
-                __m256i v[8];
-                UNROLL for (int k = 0; k < 8; k++) {
-                    __m256i l = (j & 1) ? B[k] : A[k];
-                    if (j >> 1) l = _mm256_srli_epi16(l, 4);
-                    __m256i h = _mm256_and_si256(_mm256_srli_epi16(H[k], 2 * j), m2);
-                    v[k] = _mm256_or_si256(_mm256_and_si256(l, m4), _mm256_slli_epi16(h, 4));
-                }
-                int blk = 4 * hn + j;
+        const cl_block_q6_Kx8 *b = (const cl_block_q6_Kx8 *)w + i;
+        /* sp[blk] lane r = int16 scales of the two sub-blocks of activation block blk */
+        __m256i sp[8];
+        UNROLL for (int k = 0; k < 4; k++) {
+            __m256i x = loadu(b->scales[k]);
+            sp[2 * k] = _mm256_srai_epi16(_mm256_slli_epi16(x, 8), 8);
+            sp[2 * k + 1] = _mm256_srai_epi16(x, 8);
+        }
+        __m256i isum[Q6K_R];
+        UNROLL for (int t = 0; t < R; t++) {
+            const cl_block_q8 *y = ACT(a, t, stride) + 8 * i;
+            /* two chains: one is latency-bound (measured) */
+            __m256i off[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+            UNROLL for (int blk = 0; blk < 8; blk++)
+                off[blk & 1] = dot2_i16_acc(off[blk & 1], sp[blk], _mm256_set1_epi32((int)cl_rd32(y[blk].bs)));
+            isum[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_add_epi32(off[0], off[1]), 5));
+        }
+        for (int h = 0; h < 2; h++) {
+            __m256i p[Q6K_R][4];
+            UNROLL for (int k = 0; k < 8; k++) {
+                __m256i v[4];
+                q6k_unpack4(b->q[h][k][0], v);
                 UNROLL for (int t = 0; t < R; t++) {
-                    const cl_block_q8 *y = ACT(a, t, stride) + 8 * i + blk;
-                    __m256i p0 = _mm256_setzero_si256(), p1 = _mm256_setzero_si256();
-                    UNROLL for (int k = 0; k < 4; k++) {
-                        p0 = dot4_acc(p0, v[k], _mm256_set1_epi32((int)cl_rd32(y->qs + 4 * k)));
-                        p1 = dot4_acc(p1, v[k + 4], _mm256_set1_epi32((int)cl_rd32(y->qs + 16 + 4 * k)));
+                    const cl_block_q8 *y = ACT(a, t, stride) + 8 * i + 4 * h;
+                    UNROLL for (int j = 0; j < 4; j++) {
+                        __m256i u = _mm256_set1_epi32((int)cl_rd32(y[j].qs + 4 * k));
+                        p[t][j] = dot4_acc(k % 4 ? p[t][j] : _mm256_setzero_si256(), v[j], u);
                     }
-                    p0 = _mm256_sub_epi32(p0, _mm256_set1_epi32(32 * y->bs[0]));
-                    p1 = _mm256_sub_epi32(p1, _mm256_set1_epi32(32 * y->bs[1]));
-                    isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(_mm256_mullo_epi32(p0, sc[2 * blk]),
-                                                                          _mm256_mullo_epi32(p1, sc[2 * blk + 1])));
                 }
+                if (k % 4 == 3)
+                    /* values 0..15 (k < 4) or 16..31 of each block: one sub-block */
+                    UNROLL for (int j = 0; j < 4; j++) {
+                        __m256i sc = sp[4 * h + j];
+                        sc = k < 4 ? _mm256_srai_epi32(_mm256_slli_epi32(sc, 16), 16) : _mm256_srai_epi32(sc, 16);
+                        UNROLL for (int t = 0; t < R; t++) isum[t] = _mm256_add_epi32(isum[t], _mm256_mullo_epi32(p[t][j], sc));
+                    }
             }
         }
-        __m256 dw = X ? scales8(b + offsetof(cl_block_q6_Kx8, d), 0, 1) : f16x8(b + offsetof(cl_block_q6_K, d), ws);
+        __m256 dw = scales8((const uint8_t *)b->d, 0, 1);
         UNROLL for (int t = 0; t < R; t++) {
             const cl_block_q8 *y = ACT(a, t, stride) + 8 * i;
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(dw, _mm256_set1_ps(y->d)), acc[t]);
@@ -626,8 +652,17 @@ INLINE void q6_K_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, c
     }
     UNROLL for (int t = 0; t < R; t++) _mm256_storeu_ps(out + (size_t)t * os, acc[t]);
 }
-GEMM8_FN(q6_K)
-GEMM8X_FN(q6_K, cl_block_q6_Kx8)
+
+static void gemm8x_q6_K(int64_t n, const void *w, const void *a, size_t stride, int nt, float *out, size_t os) {
+    int t = 0;
+    for (; t + Q6K_R <= nt; t += Q6K_R)
+        q6_K_gemmx_tile(n, w, (const char *)a + (size_t)t * stride, stride, Q6K_R, out + (size_t)t * os, os);
+#if Q6K_R > 2
+    for (; t + 2 <= nt; t += 2)
+        q6_K_gemmx_tile(n, w, (const char *)a + (size_t)t * stride, stride, 2, out + (size_t)t * os, os);
+#endif
+    if (t < nt) q6_K_gemmx_tile(n, w, (const char *)a + (size_t)t * stride, stride, 1, out + (size_t)t * os, os);
+}
 
 /* Shared by Q4_K and Q5_K: q holds the 8 sub-blocks' values (bytes 0..31 each). */
 #define K4_TILE_BODY(UNPACK)                                                                        \
@@ -933,15 +968,12 @@ static void build(void) {
     table.dot[CL_TYPE_Q4_K] = dot_q4_K;
     table.dot[CL_TYPE_Q5_K] = dot_q5_K;
     table.dot[CL_TYPE_Q6_K] = dot_q6_K;
-    /* bench/matmul_bench -t 1, one Zen 4 core, a 4096 x 1024 matrix in cache, one
-     * activation row, GB/s of weights: x8 blocks Q4_0 42, Q8_0 62, Q4_K 47 (16 rows);
-     * Q6_K x8 26 (its one-row dot on stored rows 28). From memory Q6_K x8 streams
-     * slower on one core (20 vs 27 GB/s) but with 2 threads whole-model tg was level
-     * or better, and 64-token prompts run 74 vs 63 G MAC/s per core on x8 blocks
-     * (Llama 3 8B Q4_K_M pp64 +16%), so Q6_K is repacked too. */
+    /* bench/matmul_bench, one Zen 4 core, one activation row: x8 blocks Q4_0 42, Q8_0
+     * 62, Q4_K 47 GB/s of weights from cache (a 4096 x 1024 matrix); Q6_K x8 46 from
+     * cache and 30 from memory (its one-row dot on stored rows 28 and 27), and 64-token
+     * prompts 104 vs 62 G MAC/s on stored rows, so Q6_K is repacked too. */
     table.gemm8[CL_TYPE_Q4_0] = gemm8_q4_0;
     table.gemm8[CL_TYPE_Q4_K] = gemm8_q4_K;
-    table.gemm8[CL_TYPE_Q6_K] = gemm8_q6_K;
     table.gemm8x[CL_TYPE_Q4_0] = gemm8x_q4_0;
     table.gemm8x[CL_TYPE_Q4_K] = gemm8x_q4_K;
     table.gemm8x[CL_TYPE_Q6_K] = gemm8x_q6_K;

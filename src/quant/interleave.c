@@ -26,6 +26,14 @@ static void legacy8(const uint8_t *s, size_t rb, uint8_t *d, int64_t nb, size_t 
     }
 }
 
+/* The stored 6-bit q' (0..63) of value 32 j + e of half h (values 128 h..) of the
+ * Q6_K block at x. */
+static inline int q6k_value(const uint8_t *x, int h, int j, int e) {
+    uint8_t l = x[offsetof(cl_block_q6_K, ql) + 64 * h + 32 * (j & 1) + e];
+    uint8_t hb = x[offsetof(cl_block_q6_K, qh) + 32 * h + e];
+    return ((j < 2 ? l : l >> 4) & 0x0F) | ((hb >> 2 * j) & 3) << 4;
+}
+
 void cl_interleave8(int type, const void *src, size_t rb, void *dst, int64_t n) {
     const uint8_t *s = src;
     _Static_assert(offsetof(cl_block_q4_0, qs) == 2 && offsetof(cl_block_q8_0, qs) == 2, "legacy block layout");
@@ -50,15 +58,22 @@ void cl_interleave8(int type, const void *src, size_t rb, void *dst, int64_t n) 
         cl_block_q6_Kx8 *d = dst;
         for (int64_t i = 0; i < n / CL_QK_K; i++, d++) {
             const uint8_t *b = s + i * sizeof(cl_block_q6_K);
-            for (int r = 0; r < 8; r++) memcpy(&d->d[r], b + r * rb + offsetof(cl_block_q6_K, d), 2);
-            words8((uint8_t *)&d->scales[0][0], b + offsetof(cl_block_q6_K, scales), rb, 4);
-            for (int h = 0; h < 2; h++)
-                for (int k = 0; k < 8; k++) {
-                    const uint8_t *ql = b + offsetof(cl_block_q6_K, ql) + 64 * h + 4 * k;
-                    words8(d->q[h][k][0], ql, rb, 1);
-                    words8(d->q[h][k][1], ql + 32, rb, 1);
-                    words8(d->q[h][k][2], b + offsetof(cl_block_q6_K, qh) + 32 * h + 4 * k, rb, 1);
+            for (int r = 0; r < 8; r++) {
+                const uint8_t *x = b + r * rb;
+                memcpy(&d->d[r], x + offsetof(cl_block_q6_K, d), 2);
+                const int8_t *sc = (const int8_t *)(x + offsetof(cl_block_q6_K, scales));
+                for (int k = 0; k < 4; k++) {
+                    static const int pick[4] = {0, 2, 1, 3};
+                    for (int e = 0; e < 4; e++) d->scales[k][4 * r + e] = sc[4 * k + pick[e]];
                 }
+                for (int h = 0; h < 2; h++)
+                    for (int k = 0; k < 8; k++)
+                        for (int e = 0; e < 4; e++) {
+                            int top = q6k_value(x, h, 3, 4 * k + e);
+                            for (int j = 0; j < 3; j++)
+                                d->q[h][k][j][4 * r + e] = (uint8_t)(q6k_value(x, h, j, 4 * k + e) | ((top >> 2 * j) & 3) << 6);
+                        }
+            }
         }
         break;
     }

@@ -46,12 +46,15 @@ typedef struct {
 } CL_BLOCK cl_block_q4_Kx8;
 _Static_assert(sizeof(cl_block_q4_Kx8) == 8 * sizeof(cl_block_q4_K), "Q4_Kx8 block size");
 
-/* Q6_K, 8 rows: scales[k][4r..] = int8 scales 4k..4k+3 of row r. Values 128 h..128 h +
- * 127 take their bits from ql bytes 64 h.. and qh bytes 32 h..; for word k < 8 of that
- * half, q[h][k][0][4r..] = ql bytes 64 h + 4k.., q[h][k][1] = ql bytes 64 h + 32 + 4k..,
- * q[h][k][2] = qh bytes 32 h + 4k.. of row r: the order the kernel reads them in, so
- * one block is one sequential stream (as three separate arrays, read side by side, a
- * core streamed them from memory at 11 GB/s against 27 for the rows as stored). */
+/* Q6_K, 8 rows. Activation block 4 h + j of a super-block (j < 4) meets, for word k <
+ * 8 (values 4k..4k+3 of the block), the bytes q[h][k][*][4r..4r+3] of row r:
+ * q[h][k][j] holds the 6-bit q' of those values in bits 0..5 for j < 3, and bits 6..7 of
+ * q[h][k][0], [1] and [2] hold bits 0..1, 2..3 and 4..5 of block 3's q'. So one word's
+ * four registers unpack with a few masks and shifts (about 11 operations, 40 on the
+ * stored ql/qh split), and a block is read as one sequential stream. scales[k][4r..] =
+ * row r's int8 scales 4k, 4k+2, 4k+1, 4k+3: the 16-bit halves of the lane then pair the
+ * two sub-blocks of one activation block (4k and 4k+1 in the low bytes, 4k+2 and 4k+3
+ * in the high ones). */
 typedef struct {
     cl_f16 d[8];
     int8_t scales[4][32];
