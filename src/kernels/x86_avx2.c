@@ -354,6 +354,25 @@ GEMM8X_FN(q8_0, cl_block_q8_0x8)
 
 /* ---- K-quants: super-block i meets activation blocks 8i..8i+7 ---- */
 
+/* acc + pairwise int16 products summed per 32-bit lane. */
+INLINE __m256i dot2_i16_acc(__m256i acc, __m256i x, __m256i y) {
+#ifdef CL_X86_VNNI
+    return _mm256_dpwssd_epi32(acc, x, y);
+#else
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(x, y));
+#endif
+}
+
+/* Per lane: sum over the 8 activation blocks at y of pr[b] . (y[b].bs[0], y[b].bs[1]),
+ * where pr[b] holds an int16 pair per lane (the two 16-value sub-blocks' scales or
+ * mins). Two chains: one is latency-bound (measured). */
+INLINE __m256i pair_dot8(const __m256i *pr, const cl_block_q8 *y) {
+    __m256i s[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+    UNROLL for (int b = 0; b < 8; b++) s[b & 1] = dot2_i16_acc(s[b & 1], pr[b], _mm256_set1_epi32((int)cl_rd32(y[b].bs)));
+    return _mm256_add_epi32(s[0], s[1]);
+}
+
+
 /* Q4_K/Q5_K scales and mins (see cl_k4_scale_min), eight of each. */
 INLINE void k4_scales(const uint8_t *s, uint8_t *sc, uint8_t *m) {
     uint32_t u0 = cl_rd32(s), u1 = cl_rd32(s + 4), u2 = cl_rd32(s + 8);
@@ -371,10 +390,11 @@ INLINE void k4_scales(const uint8_t *s, uint8_t *sc, uint8_t *m) {
  * blocks of a super-block share one scale (CL_ACT_Q8K). The mins meet the activation
  * sums in float: - dmin_w sum_s m_s a.s_s. */
 
-/* Sub-block scales (int32) and mins (float) of 8 rows' super-blocks, one vector per
+/* Sub-block scales (int32) and mins (the same int16 twice, for pair_dot8 against
+ * both half sums of an activation block) of 8 rows' super-blocks, one vector per
  * sub-block with a lane per row: the three 32-bit words of each row's 12 scale bytes are
  * transposed into lanes, then unpacked as k4_scales does, in every lane at once. */
-INLINE void q4k_scales8(const uint8_t *b, size_t ws, __m256i *sc, __m256 *mn, const int X) {
+INLINE void q4k_scales8(const uint8_t *b, size_t ws, __m256i *sc, __m256i *mp, const int X) {
     __m256i x[4];
     if (X) {
         UNROLL for (int k = 0; k < 3; k++) x[k] = loadu(b + offsetof(cl_block_q4_Kx8, scales) + 32 * k);
@@ -393,8 +413,10 @@ INLINE void q4k_scales8(const uint8_t *b, size_t ws, __m256i *sc, __m256 *mn, co
     UNROLL for (int j = 0; j < 4; j++) {
         sc[j] = _mm256_and_si256(_mm256_srli_epi32(s03, 8 * j), mb);
         sc[j + 4] = _mm256_and_si256(_mm256_srli_epi32(s47, 8 * j), mb);
-        mn[j] = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(m03, 8 * j), mb));
-        mn[j + 4] = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(m47, 8 * j), mb));
+        __m256i m0 = _mm256_and_si256(_mm256_srli_epi32(m03, 8 * j), mb);
+        __m256i m1 = _mm256_and_si256(_mm256_srli_epi32(m47, 8 * j), mb);
+        mp[j] = _mm256_or_si256(m0, _mm256_slli_epi32(m0, 16));
+        mp[j + 4] = _mm256_or_si256(m1, _mm256_slli_epi32(m1, 16));
     }
 }
 
@@ -407,12 +429,10 @@ INLINE void q4_K_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, c
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     for (int64_t i = 0; i < n / CL_QK_K; i++) {
         const uint8_t *b = w + (size_t)i * bs;
-        __m256i sc[8];
-        __m256 mn[8];
-        q4k_scales8(b, ws, sc, mn, 0);
+        __m256i sc[8], mp[8];
+        q4k_scales8(b, ws, sc, mp, 0);
         __m256i isum[4];
-        __m256 msum[4];
-        UNROLL for (int t = 0; t < R; t++) isum[t] = _mm256_setzero_si256(), msum[t] = _mm256_setzero_ps();
+        UNROLL for (int t = 0; t < R; t++) isum[t] = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
             /* sub-block 2c in the low nibbles of the chunk's words, 2c + 1 in the high */
             __m256i x[8], v0[8], v1[8];
@@ -436,8 +456,6 @@ INLINE void q4_K_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, c
                 p1 = _mm256_add_epi32(p1, p3);
                 isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(_mm256_mullo_epi32(p0, sc[2 * c]),
                                                                       _mm256_mullo_epi32(p1, sc[2 * c + 1])));
-                msum[t] = _mm256_fmadd_ps(mn[2 * c], _mm256_set1_ps((float)(y0->bs[0] + y0->bs[1])), msum[t]);
-                msum[t] = _mm256_fmadd_ps(mn[2 * c + 1], _mm256_set1_ps((float)(y1->bs[0] + y1->bs[1])), msum[t]);
             }
         }
         __m256 dw = f16x8(b + offsetof(cl_block_q4_K, d), ws), dm = f16x8(b + offsetof(cl_block_q4_K, dmin), ws);
@@ -445,7 +463,7 @@ INLINE void q4_K_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, c
             const cl_block_q8 *y = ACT(a, t, stride) + 8 * i;
             __m256 da = _mm256_set1_ps(y->d);
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(dw, da), acc[t]);
-            acc[t] = _mm256_fnmadd_ps(_mm256_mul_ps(dm, da), msum[t], acc[t]);
+            acc[t] = _mm256_fnmadd_ps(_mm256_mul_ps(dm, da), _mm256_cvtepi32_ps(pair_dot8(mp, y)), acc[t]);
         }
     }
     UNROLL for (int t = 0; t < R; t++) _mm256_storeu_ps(out + (size_t)t * os, acc[t]);
@@ -470,15 +488,10 @@ INLINE void q4_K_gemmx_tile(int64_t n, const uint8_t *w, size_t gs, const void *
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     for (int64_t i = 0; i < n / CL_QK_K; i++) {
         const uint8_t *bg[2] = {w + (size_t)i * sizeof(cl_block_q4_Kx8), w + gs + (size_t)i * sizeof(cl_block_q4_Kx8)};
-        __m256i sc[2][8];
-        __m256 mn[2][8];
-        UNROLL for (int g = 0; g < G; g++) q4k_scales8(bg[g], 0, sc[g], mn[g], 1);
+        __m256i sc[2][8], mp[2][8];
+        UNROLL for (int g = 0; g < G; g++) q4k_scales8(bg[g], 0, sc[g], mp[g], 1);
         __m256i isum[4][2];
-        __m256 msum[4][2];
-        UNROLL for (int t = 0; t < R; t++) {
-            isum[t][0] = isum[t][1] = _mm256_setzero_si256();
-            msum[t][0] = msum[t][1] = _mm256_setzero_ps();
-        }
+        UNROLL for (int t = 0; t < R; t++) isum[t][0] = isum[t][1] = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
             __m256i p[4][4]; /* per row t: low/high nibbles of group 0, then of group 1 */
             UNROLL for (int t = 0; t < R; t++) p[t][0] = p[t][1] = p[t][2] = p[t][3] = _mm256_setzero_si256();
@@ -499,25 +512,19 @@ INLINE void q4_K_gemmx_tile(int64_t n, const uint8_t *w, size_t gs, const void *
                     }
                 }
             }
-            UNROLL for (int t = 0; t < R; t++) {
-                const cl_block_q8 *y = ACT(a, t, stride) + 8 * i + 2 * c;
-                __m256 s0 = _mm256_set1_ps((float)(y[0].bs[0] + y[0].bs[1]));
-                __m256 s1 = _mm256_set1_ps((float)(y[1].bs[0] + y[1].bs[1]));
-                UNROLL for (int g = 0; g < G; g++) {
+            UNROLL for (int t = 0; t < R; t++)
+                UNROLL for (int g = 0; g < G; g++)
                     isum[t][g] = _mm256_add_epi32(isum[t][g], _mm256_add_epi32(_mm256_mullo_epi32(p[t][2 * g], sc[g][2 * c]),
                                                                                 _mm256_mullo_epi32(p[t][2 * g + 1], sc[g][2 * c + 1])));
-                    msum[t][g] = _mm256_fmadd_ps(mn[g][2 * c], s0, msum[t][g]);
-                    msum[t][g] = _mm256_fmadd_ps(mn[g][2 * c + 1], s1, msum[t][g]);
-                }
-            }
         }
         UNROLL for (int g = 0; g < G; g++) {
             __m256 dw = scales8(bg[g] + offsetof(cl_block_q4_Kx8, d), 0, 1);
             __m256 dm = scales8(bg[g] + offsetof(cl_block_q4_Kx8, dmin), 0, 1);
             UNROLL for (int t = 0; t < R; t++) {
-                __m256 da = _mm256_set1_ps((ACT(a, t, stride) + 8 * i)->d);
+                const cl_block_q8 *y = ACT(a, t, stride) + 8 * i;
+                __m256 da = _mm256_set1_ps(y->d);
                 acc[t][g] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t][g]), _mm256_mul_ps(dw, da), acc[t][g]);
-                acc[t][g] = _mm256_fnmadd_ps(_mm256_mul_ps(dm, da), msum[t][g], acc[t][g]);
+                acc[t][g] = _mm256_fnmadd_ps(_mm256_mul_ps(dm, da), _mm256_cvtepi32_ps(pair_dot8(mp[g], y)), acc[t][g]);
             }
         }
     }
@@ -561,15 +568,6 @@ INLINE __m256i half_sums8(const cl_block_q8 *y) {
     int v[8];
     UNROLL for (int b = 0; b < 8; b++) memcpy(&v[b], y[b].bs, 4);
     return _mm256_loadu_si256((const __m256i *)v);
-}
-
-/* acc + pairwise int16 products summed per 32-bit lane. */
-INLINE __m256i dot2_i16_acc(__m256i acc, __m256i x, __m256i y) {
-#ifdef CL_X86_VNNI
-    return _mm256_dpwssd_epi32(acc, x, y);
-#else
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(x, y));
-#endif
 }
 
 /* The four value registers of word k: v[j] lane r = q' of values 4k..4k+3 of
@@ -616,12 +614,8 @@ INLINE void q6_K_gemmx_tile(int64_t n, const uint8_t *w, const void *a, size_t s
         }
         __m256i isum[Q6K_R];
         UNROLL for (int t = 0; t < R; t++) {
-            const cl_block_q8 *y = ACT(a, t, stride) + 8 * i;
-            /* two chains: one is latency-bound (measured) */
-            __m256i off[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
-            UNROLL for (int blk = 0; blk < 8; blk++)
-                off[blk & 1] = dot2_i16_acc(off[blk & 1], sp[blk], _mm256_set1_epi32((int)cl_rd32(y[blk].bs)));
-            isum[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_add_epi32(off[0], off[1]), 5));
+            __m256i off = pair_dot8(sp, ACT(a, t, stride) + 8 * i);
+            isum[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(off, 5));
         }
         for (int h = 0; h < 2; h++) {
             __m256i p[Q6K_R][4];
