@@ -253,21 +253,14 @@ INLINE void transpose8x32(const uint8_t *p, size_t ws, __m256i *x) {
     transpose8x16(p + 16, ws, x + 4);
 }
 
-/* The 8 rows' f16 scales at p (the d field of a stored block, `ws` bytes apart, or of
- * an x8 block, side by side) as floats. */
-INLINE __m256 scales8(const uint8_t *p, size_t ws, const int X) {
-    return X ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)) : f16x8(p, ws);
-}
+/* The 8 side-by-side f16 scales of an x8 block at p as floats. */
+INLINE __m256 scales8(const void *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
 
 /* v[j] lane r = unsigned values 4j..4j+3 of row r's block at b: 8 stored blocks `ws`
- * bytes apart (X = 0) or one x8 block (X = 1, interleave.h). */
-INLINE void unpack8_q4_0(const uint8_t *b, size_t ws, __m256i *v, const int X) {
+ * bytes apart. */
+INLINE void unpack8_q4_0(const uint8_t *b, size_t ws, __m256i *v) {
     __m256i x[4];
-    if (X) {
-        UNROLL for (int j = 0; j < 4; j++) x[j] = loadu(b + offsetof(cl_block_q4_0x8, qs) + 32 * j);
-    } else {
-        transpose8x16(b + offsetof(cl_block_q4_0, qs), ws, x);
-    }
+    transpose8x16(b + offsetof(cl_block_q4_0, qs), ws, x);
     const __m256i m = _mm256_set1_epi8(0x0F);
     UNROLL for (int j = 0; j < 4; j++) {
         v[j] = _mm256_and_si256(x[j], m);
@@ -276,32 +269,28 @@ INLINE void unpack8_q4_0(const uint8_t *b, size_t ws, __m256i *v, const int X) {
 }
 
 #ifdef CL_X86_VNNI
-/* As unpack8_q4_0 for Q8_0: q + 128 as unsigned bytes (x8 blocks store them so). */
-INLINE void unpack8_q8_0(const uint8_t *b, size_t ws, __m256i *v, const int X) {
-    if (X) {
-        UNROLL for (int j = 0; j < 8; j++) v[j] = loadu(b + offsetof(cl_block_q8_0x8, qs) + 32 * j);
-        return;
-    }
+/* As unpack8_q4_0 for Q8_0: q + 128 as unsigned bytes. */
+INLINE void unpack8_q8_0(const uint8_t *b, size_t ws, __m256i *v) {
     transpose8x32(b + offsetof(cl_block_q8_0, qs), ws, v);
     const __m256i flip = _mm256_set1_epi8((char)0x80);
     UNROLL for (int j = 0; j < 8; j++) v[j] = _mm256_xor_si256(v[j], flip);
 }
 #endif
 
-/* out[t * os + r] = row r . activation row t, for R <= 4 activation rows and 8 weight
- * rows: stored (X = 0), `ws` bytes apart with blocks `bs` bytes apart (see
- * cl_gemm8_fn), or interleaved (X = 1), x8 blocks `bs` bytes apart. Unpacked weights u
- * are the stored q minus OFFSET, so w . a = d_w d_a (u . a_q) + OFFSET d_w s_a. */
+/* out[t * os + r] = row r . activation row t, for R <= 4 activation rows and 8 stored
+ * weight rows `ws` bytes apart with blocks `bs` bytes apart (see cl_gemm8_fn; x8 blocks
+ * go through the gemmx tiles below). Unpacked weights u are the stored q minus OFFSET,
+ * so w . a = d_w d_a (u . a_q) + OFFSET d_w s_a. */
 #define GEMM8_TILE(NAME, BT, UNPACK, OFFSET)                                                                 \
     INLINE void NAME##_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, const void *a,         \
-                                  size_t stride, const int R, float *out, size_t os, const int X) {         \
+                                  size_t stride, const int R, float *out, size_t os) {                      \
         __m256 acc[4], off[4];                                                                               \
         UNROLL for (int t = 0; t < R; t++) acc[t] = off[t] = _mm256_setzero_ps();                            \
         for (int64_t i = 0; i < n / CL_QK; i++) {                                                            \
             const uint8_t *b = w + (size_t)i * bs;                                                           \
             __m256i v[8];                                                                                    \
-            UNPACK(b, ws, v, X);                                                                             \
-            __m256 dw = scales8(b, ws, X);                                                                   \
+            UNPACK(b, ws, v);                                                                                \
+            __m256 dw = f16x8(b, ws);                                                                            \
             UNROLL for (int t = 0; t < R; t++) {                                                             \
                 const cl_block_q8 *y = ACT(a, t, stride) + i;                                                \
                 __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();                            \
@@ -318,38 +307,114 @@ INLINE void unpack8_q8_0(const uint8_t *b, size_t ws, __m256i *v, const int X) {
             _mm256_storeu_ps(out + (size_t)t * os, _mm256_fmadd_ps(_mm256_set1_ps(OFFSET), off[t], acc[t])); \
     }
 
-/* The exported 8-row kernels: tiles of 4 activation rows, then the remainder.
- * gemm8_NAME takes stored rows, gemm8x_NAME a group of x8 blocks (XBT). */
-#define GEMM8_TILES(NAME, W, WS, BS, X)                                                                       \
-    int t = 0;                                                                                               \
-    for (; t + 4 <= nt; t += 4)                                                                              \
-        NAME##_gemm8_tile(n, W, WS, BS, (const char *)a + (size_t)t * stride, stride, 4, out + (size_t)t * os, os, X); \
-    const void *at = (const char *)a + (size_t)t * stride;                                                   \
-    float *ot = out + (size_t)t * os;                                                                        \
-    switch (nt - t) {                                                                                        \
-    case 3: NAME##_gemm8_tile(n, W, WS, BS, at, stride, 3, ot, os, X); break;                                \
-    case 2: NAME##_gemm8_tile(n, W, WS, BS, at, stride, 2, ot, os, X); break;                                \
-    case 1: NAME##_gemm8_tile(n, W, WS, BS, at, stride, 1, ot, os, X); break;                                \
-    default: break;                                                                                          \
-    }
+/* The exported stored-row 8-row kernel: tiles of 4 activation rows, then the
+ * remainder. */
 #define GEMM8_FN(NAME)                                                                                       \
     static void gemm8_##NAME(int64_t n, const void *w, size_t ws, size_t bs, const void *a, size_t stride,  \
                              int nt, float *out, size_t os) {                                                \
-        GEMM8_TILES(NAME, w, ws, bs, 0)                                                                      \
-    }
-#define GEMM8X_FN(NAME, XBT)                                                                                 \
-    static void gemm8x_##NAME(int64_t n, const void *w, const void *a, size_t stride, int nt, float *out,   \
-                              size_t os) {                                                                   \
-        GEMM8_TILES(NAME, w, 0, sizeof(XBT), 1)                                                              \
+        int t = 0;                                                                                           \
+        for (; t + 4 <= nt; t += 4)                                                                          \
+            NAME##_gemm8_tile(n, w, ws, bs, (const char *)a + (size_t)t * stride, stride, 4, out + (size_t)t * os, os); \
+        const void *at = (const char *)a + (size_t)t * stride;                                               \
+        float *ot = out + (size_t)t * os;                                                                    \
+        switch (nt - t) {                                                                                    \
+        case 3: NAME##_gemm8_tile(n, w, ws, bs, at, stride, 3, ot, os); break;                               \
+        case 2: NAME##_gemm8_tile(n, w, ws, bs, at, stride, 2, ot, os); break;                               \
+        case 1: NAME##_gemm8_tile(n, w, ws, bs, at, stride, 1, ot, os); break;                               \
+        default: break;                                                                                      \
+        }                                                                                                    \
     }
 
 GEMM8_TILE(q4_0, cl_block_q4_0, unpack8_q4_0, -8.0f)
 GEMM8_FN(q4_0)
-GEMM8X_FN(q4_0, cl_block_q4_0x8)
 #ifdef CL_X86_VNNI
 GEMM8_TILE(q8_0, cl_block_q8_0, unpack8_q8_0, -128.0f)
 GEMM8_FN(q8_0)
-GEMM8X_FN(q8_0, cl_block_q8_0x8)
+#endif
+
+/* 16 rows for K-quants and legacy types: AVX-512VL's 32 registers hold 4 activation
+ * rows' accumulators for two groups of 8 rows, AVX2's 16 two. */
+#ifdef CL_X86_VNNI
+#define GEMM16_R 4
+#else
+#define GEMM16_R 2
+#endif
+
+/* Legacy types on x8 blocks, G = 1 or 2 groups of 8 rows (the second `gs` bytes after
+ * the first), R activation rows: word j of a block (activation bytes 4j..4j+3) meets
+ * every activation row before the next word is unpacked, so only one word per group
+ * is live and R x G accumulators fit. Two groups share each activation broadcast
+ * between two products, as for Q4_K; one group keeps two product chains per row
+ * instead, since dpbusd latency binds a single chain. */
+#define GEMMX_TILE(NAME, XBT, WORD, OFFSET)                                                                  \
+    INLINE void NAME##_gemmx_tile(int64_t n, const uint8_t *w, size_t gs, const void *a, size_t stride,     \
+                                  const int R, float *out, size_t os, const int G) {                        \
+        __m256 acc[4][2], off[4][2];                                                                         \
+        UNROLL for (int t = 0; t < R; t++) acc[t][0] = acc[t][1] = off[t][0] = off[t][1] = _mm256_setzero_ps(); \
+        for (int64_t i = 0; i < n / CL_QK; i++) {                                                            \
+            const XBT *b[2] = {(const XBT *)w + i, (const XBT *)(w + gs) + i};                               \
+            __m256i p[4][2];                                                                                 \
+            UNROLL for (int t = 0; t < R; t++) p[t][0] = p[t][1] = _mm256_setzero_si256();                   \
+            UNROLL for (int j = 0; j < 8; j++) {                                                             \
+                __m256i v[2];                                                                                \
+                UNROLL for (int g = 0; g < G; g++) v[g] = WORD(b[g], j);                                     \
+                UNROLL for (int t = 0; t < R; t++) {                                                         \
+                    __m256i u = _mm256_set1_epi32((int)cl_rd32((ACT(a, t, stride) + i)->qs + 4 * j));        \
+                    UNROLL for (int g = 0; g < G; g++) {                                                     \
+                        int c = G == 2 ? g : j & 1;                                                          \
+                        p[t][c] = dot4_acc(p[t][c], v[g], u);                                                \
+                    }                                                                                        \
+                }                                                                                            \
+            }                                                                                                \
+            if (G == 1) UNROLL for (int t = 0; t < R; t++) p[t][0] = _mm256_add_epi32(p[t][0], p[t][1]);     \
+            UNROLL for (int g = 0; g < G; g++) {                                                             \
+                __m256 dw = scales8(b[g]->d);                                         \
+                UNROLL for (int t = 0; t < R; t++) {                                                         \
+                    const cl_block_q8 *y = ACT(a, t, stride) + i;                                            \
+                    acc[t][g] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p[t][g]), _mm256_mul_ps(dw, _mm256_set1_ps(y->d)), acc[t][g]); \
+                    off[t][g] = _mm256_fmadd_ps(dw, _mm256_set1_ps(y->s), off[t][g]);                        \
+                }                                                                                            \
+            }                                                                                                \
+        }                                                                                                    \
+        UNROLL for (int t = 0; t < R; t++)                                                                   \
+            UNROLL for (int g = 0; g < G; g++)                                                               \
+                _mm256_storeu_ps(out + (size_t)t * os + 8 * g, _mm256_fmadd_ps(_mm256_set1_ps(OFFSET), off[t][g], acc[t][g])); \
+    }
+
+/* The exported x8 kernels of a type with a NAME##_gemmx_tile: tiles of RMAX activation
+ * rows, then 2, then 1. */
+#define GEMMX_FNS(NAME)                                                                                      \
+    INLINE void NAME##_gemmx(int64_t n, const void *w, size_t gs, const void *a, size_t stride, int nt,     \
+                             float *out, size_t os, const int G) {                                           \
+        const int RMAX = G == 1 ? 4 : GEMM16_R;                                                              \
+        int t = 0;                                                                                           \
+        for (; t + RMAX <= nt; t += RMAX)                                                                    \
+            NAME##_gemmx_tile(n, w, gs, (const char *)a + (size_t)t * stride, stride, RMAX, out + (size_t)t * os, os, G); \
+        for (; t + 2 <= nt; t += 2)                                                                          \
+            NAME##_gemmx_tile(n, w, gs, (const char *)a + (size_t)t * stride, stride, 2, out + (size_t)t * os, os, G); \
+        if (t < nt)                                                                                          \
+            NAME##_gemmx_tile(n, w, gs, (const char *)a + (size_t)t * stride, stride, 1, out + (size_t)t * os, os, G); \
+    }                                                                                                        \
+    static void gemm8x_##NAME(int64_t n, const void *w, const void *a, size_t stride, int nt, float *out,    \
+                              size_t os) {                                                                   \
+        NAME##_gemmx(n, w, 0, a, stride, nt, out, os, 1);                                                    \
+    }                                                                                                        \
+    static void gemm16x_##NAME(int64_t n, const void *w, size_t gs, const void *a, size_t stride, int nt,    \
+                               float *out, size_t os) {                                                      \
+        NAME##_gemmx(n, w, gs, a, stride, nt, out, os, 2);                                                   \
+    }
+
+/* Word j of an x8 block as unsigned bytes, lanes = rows: Q4_0 words 4..7 are the high
+ * nibbles of words 0..3; Q8_0 x8 blocks hold q + 128. */
+#define WORD_Q4_0(b, j) \
+    _mm256_and_si256((j) < 4 ? loadu((b)->qs[j]) : _mm256_srli_epi16(loadu((b)->qs[(j) - 4]), 4), _mm256_set1_epi8(0x0F))
+#define WORD_Q8_0(b, j) loadu((b)->qs[j])
+
+GEMMX_TILE(q4_0, cl_block_q4_0x8, WORD_Q4_0, -8.0f)
+GEMMX_FNS(q4_0)
+#ifdef CL_X86_VNNI
+GEMMX_TILE(q8_0, cl_block_q8_0x8, WORD_Q8_0, -128.0f)
+GEMMX_FNS(q8_0)
 #endif
 
 /* ---- K-quants: super-block i meets activation blocks 8i..8i+7 ---- */
@@ -420,10 +485,9 @@ INLINE void q4k_scales8(const uint8_t *b, size_t ws, __m256i *sc, __m256i *mp, c
     }
 }
 
-/* Stored rows only (X = 0): x8 blocks go through q4_K_gemmx_tile below. */
+/* Stored rows only: x8 blocks go through q4_K_gemmx_tile below. */
 INLINE void q4_K_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, const void *a, size_t stride,
-                            const int R, float *out, size_t os, const int X) {
-    (void)X;
+                            const int R, float *out, size_t os) {
     __m256 acc[4];
     UNROLL for (int t = 0; t < R; t++) acc[t] = _mm256_setzero_ps();
     const __m256i m4 = _mm256_set1_epi8(0x0F);
@@ -476,11 +540,6 @@ GEMM8_FN(q4_K)
  * with them (measured, one Zen 4 core, 64 tokens in cache: 141 vs 114 G MAC/s).
  * Accumulators: 2 G per activation row, so for 16 rows AVX2's 16 registers take 2 rows
  * per tile and AVX-512VL's 32 take 4. */
-#ifdef CL_X86_VNNI
-#define GEMM16_R 4
-#else
-#define GEMM16_R 2
-#endif
 INLINE void q4_K_gemmx_tile(int64_t n, const uint8_t *w, size_t gs, const void *a, size_t stride, const int R,
                             float *out, size_t os, const int G) {
     __m256 acc[4][2];
@@ -518,8 +577,8 @@ INLINE void q4_K_gemmx_tile(int64_t n, const uint8_t *w, size_t gs, const void *
                                                                                 _mm256_mullo_epi32(p[t][2 * g + 1], sc[g][2 * c + 1])));
         }
         UNROLL for (int g = 0; g < G; g++) {
-            __m256 dw = scales8(bg[g] + offsetof(cl_block_q4_Kx8, d), 0, 1);
-            __m256 dm = scales8(bg[g] + offsetof(cl_block_q4_Kx8, dmin), 0, 1);
+            __m256 dw = scales8(bg[g] + offsetof(cl_block_q4_Kx8, d));
+            __m256 dm = scales8(bg[g] + offsetof(cl_block_q4_Kx8, dmin));
             UNROLL for (int t = 0; t < R; t++) {
                 const cl_block_q8 *y = ACT(a, t, stride) + 8 * i;
                 __m256 da = _mm256_set1_ps(y->d);
@@ -638,7 +697,7 @@ INLINE void q6_K_gemmx_tile(int64_t n, const uint8_t *w, const void *a, size_t s
                     }
             }
         }
-        __m256 dw = scales8((const uint8_t *)b->d, 0, 1);
+        __m256 dw = scales8(b->d);
         UNROLL for (int t = 0; t < R; t++) {
             const cl_block_q8 *y = ACT(a, t, stride) + 8 * i;
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(dw, _mm256_set1_ps(y->d)), acc[t]);
@@ -971,10 +1030,12 @@ static void build(void) {
     table.gemm8x[CL_TYPE_Q4_0] = gemm8x_q4_0;
     table.gemm8x[CL_TYPE_Q4_K] = gemm8x_q4_K;
     table.gemm8x[CL_TYPE_Q6_K] = gemm8x_q6_K;
+    table.gemm16x[CL_TYPE_Q4_0] = gemm16x_q4_0;
     table.gemm16x[CL_TYPE_Q4_K] = gemm16x_q4_K;
 #ifdef CL_X86_VNNI
     table.gemm8[CL_TYPE_Q8_0] = gemm8_q8_0;
     table.gemm8x[CL_TYPE_Q8_0] = gemm8x_q8_0;
+    table.gemm16x[CL_TYPE_Q8_0] = gemm16x_q8_0;
 #endif
 }
 
