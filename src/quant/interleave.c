@@ -26,12 +26,19 @@ static void legacy8(const uint8_t *s, size_t rb, uint8_t *d, int64_t nb, size_t 
     }
 }
 
-/* The stored 6-bit q' (0..63) of value 32 j + e of half h (values 128 h..) of the
- * Q6_K block at x. */
-static inline int q6k_value(const uint8_t *x, int h, int j, int e) {
-    uint8_t l = x[offsetof(cl_block_q6_K, ql) + 64 * h + 32 * (j & 1) + e];
-    uint8_t hb = x[offsetof(cl_block_q6_K, qh) + 32 * h + e];
-    return ((j < 2 ? l : l >> 4) & 0x0F) | ((hb >> 2 * j) & 3) << 4;
+/* Word k (values 4k..4k+3 of each of the four 32-value blocks) of half h of the Q6_K
+ * block at x, in the x8 byte format (interleave.h), four bytes at a time: out[j] for
+ * j < 3. */
+static inline void q6k_word(const uint8_t *x, int h, int k, uint32_t *out) {
+    const uint32_t lo = 0x0F0F0F0Fu, hi = 0x30303030u, b2 = 0x03030303u;
+    uint32_t l0 = cl_rd32(x + offsetof(cl_block_q6_K, ql) + 64 * h + 4 * k);
+    uint32_t l1 = cl_rd32(x + offsetof(cl_block_q6_K, ql) + 64 * h + 32 + 4 * k);
+    uint32_t qh = cl_rd32(x + offsetof(cl_block_q6_K, qh) + 32 * h + 4 * k);
+    uint32_t v0 = (l0 & lo) | ((qh << 4) & hi), v1 = (l1 & lo) | ((qh << 2) & hi);
+    uint32_t v2 = ((l0 >> 4) & lo) | (qh & hi), v3 = ((l1 >> 4) & lo) | ((qh >> 2) & hi);
+    out[0] = v0 | (v3 & b2) << 6;
+    out[1] = v1 | ((v3 >> 2) & b2) << 6;
+    out[2] = v2 | ((v3 >> 4) & b2) << 6;
 }
 
 void cl_interleave8(int type, const void *src, size_t rb, void *dst, int64_t n) {
@@ -67,12 +74,11 @@ void cl_interleave8(int type, const void *src, size_t rb, void *dst, int64_t n) 
                     for (int e = 0; e < 4; e++) d->scales[k][4 * r + e] = sc[4 * k + pick[e]];
                 }
                 for (int h = 0; h < 2; h++)
-                    for (int k = 0; k < 8; k++)
-                        for (int e = 0; e < 4; e++) {
-                            int top = q6k_value(x, h, 3, 4 * k + e);
-                            for (int j = 0; j < 3; j++)
-                                d->q[h][k][j][4 * r + e] = (uint8_t)(q6k_value(x, h, j, 4 * k + e) | ((top >> 2 * j) & 3) << 6);
-                        }
+                    for (int k = 0; k < 8; k++) {
+                        uint32_t wd[3];
+                        q6k_word(x, h, k, wd);
+                        for (int j = 0; j < 3; j++) cl_wr32(&d->q[h][k][j][4 * r], wd[j]);
+                    }
             }
         }
         break;
