@@ -242,30 +242,44 @@ static void attention_item(void *arg, int64_t item, int ith) {
     for (int t = 0; t < nb; t++) memcpy(c->att + (size_t)(b0 + t) * QD + g * hd, ob + t * hd, hd * sizeof(float));
 }
 
-/* Runs B tokens at positions n_past.. through the model; leaves the final-normed
- * hidden states in c->xb. */
-static void forward_batch(cllama_context *c, const int32_t *tokens, int B) {
-    cllama_model *m = c->m;
-    const cl_hparams *hp = &m->hp;
+/* The per-token steps between the matmuls. Each token row is independent, so a step
+ * is split by rows across the pool; for a few rows (generation) the wake-up of the
+ * other threads would cost more than the step, so they run on the calling thread. */
+enum row_op {
+    ROW_NORM,     /* xb = rmsnorm(x) * w */
+    ROW_ADD_NORM, /* x += xb, then ROW_NORM */
+    ROW_ROPE,     /* rotate q and k at each token's position, store k and v in the cache */
+    ROW_SILU,     /* hb = silu(hb) * hb2 */
+};
+
+typedef struct {
+    cllama_context *c;
+    enum row_op op;
+    int B, layer;
+    const float *w; /* [E] norm weights */
+} row_job;
+
+static void row_task(void *arg, int ith, int nth) {
+    const row_job *j = arg;
+    cllama_context *c = j->c;
+    const cl_hparams *hp = &c->m->hp;
     int E = hp->n_embd, H = hp->n_head, Hkv = hp->n_head_kv, D = hp->head_dim, F = hp->n_ff;
     int QD = H * D, KD = Hkv * D;
-    cl_pool *pool = c->pool;
-
-    for (int b = 0; b < B; b++)
-        cl_dequantize_row(m->tok_embd.type, (const char *)m->tok_embd.data + (size_t)tokens[b] * m->tok_embd.row_bytes,
-                          c->x + (size_t)b * E, E);
-
-    float cs[2 * 4096 / 2]; /* cos/sin per pair for one position; D <= 4096 */
-    for (int l = 0; l < hp->n_layer; l++) {
-        const cl_layer *L = &m->layers[l];
-        rmsnorm(c->xb, c->x, L->attn_norm, E, B, hp->rms_eps);
-        const cl_tensor *qkv[3] = {&L->wq, &L->wk, &L->wv};
-        float *qkv_out[3] = {c->q, c->k, c->v};
-        cl_matmul_n(pool, 3, qkv, c->xb, B, qkv_out, c->act);
-        cl_f16 *kc = c->k_cache + (size_t)l * c->n_ctx * KD;
-        cl_f16 *vc = c->v_cache + (size_t)l * c->n_ctx * KD;
-        for (int b = 0; b < B; b++) {
-            int pos = c->n_past + b;
+    int64_t lo, hi;
+    cl_split(j->B, ith, nth, 1, &lo, &hi);
+    switch (j->op) {
+    case ROW_ADD_NORM:
+        for (size_t i = (size_t)lo * E; i < (size_t)hi * E; i++) c->x[i] += c->xb[i];
+        /* fall through */
+    case ROW_NORM:
+        rmsnorm(c->xb + (size_t)lo * E, c->x + (size_t)lo * E, j->w, E, (int)(hi - lo), hp->rms_eps);
+        break;
+    case ROW_ROPE: {
+        cl_f16 *kc = c->k_cache + (size_t)j->layer * c->n_ctx * KD;
+        cl_f16 *vc = c->v_cache + (size_t)j->layer * c->n_ctx * KD;
+        float cs[2 * 4096 / 2]; /* cos/sin per pair for one position; D <= 4096 */
+        for (int64_t b = lo; b < hi; b++) {
+            int pos = c->n_past + (int)b;
             for (int i = 0; i < D / 2; i++) {
                 float th = (float)pos * c->inv_freq[i];
                 cs[2 * i] = cosf(th);
@@ -278,23 +292,54 @@ static void forward_batch(cllama_context *c, const int32_t *tokens, int B) {
                 vc[(size_t)pos * KD + i] = cl_f32_to_f16(c->v[(size_t)b * KD + i]);
             }
         }
-        att_job aj = {c, l, B, att_tokens(hp)};
-        cl_pool_run_items(pool, (int64_t)(B + aj.T - 1) / aj.T * Hkv, attention_item, &aj);
-        cl_matmul(pool, &L->wo, c->att, B, c->xb, c->act);
-        for (size_t i = 0; i < (size_t)B * E; i++) c->x[i] += c->xb[i];
-
-        rmsnorm(c->xb, c->x, L->ffn_norm, E, B, hp->rms_eps);
-        const cl_tensor *gate_up[2] = {&L->w_gate, &L->w_up};
-        float *gate_up_out[2] = {c->hb, c->hb2};
-        cl_matmul_n(pool, 2, gate_up, c->xb, B, gate_up_out, c->act);
-        for (size_t i = 0; i < (size_t)B * F; i++) {
+        break;
+    }
+    case ROW_SILU:
+        for (size_t i = (size_t)lo * F; i < (size_t)hi * F; i++) {
             float g = c->hb[i];
             c->hb[i] = g / (1.0f + expf(-g)) * c->hb2[i];
         }
-        cl_matmul(pool, &L->w_down, c->hb, B, c->xb, c->act);
-        for (size_t i = 0; i < (size_t)B * E; i++) c->x[i] += c->xb[i];
+        break;
     }
-    rmsnorm(c->xb, c->x, m->output_norm, E, B, hp->rms_eps);
+}
+
+static void run_rows(cllama_context *c, enum row_op op, int B, int layer, const float *w) {
+    row_job j = {c, op, B, layer, w};
+    if (B < 8) row_task(&j, 0, 1);
+    else cl_pool_run(c->pool, row_task, &j);
+}
+
+/* Runs B tokens at positions n_past.. through the model; leaves the final-normed
+ * hidden states in c->xb. */
+static void forward_batch(cllama_context *c, const int32_t *tokens, int B) {
+    cllama_model *m = c->m;
+    const cl_hparams *hp = &m->hp;
+    int E = hp->n_embd, Hkv = hp->n_head_kv;
+    cl_pool *pool = c->pool;
+
+    for (int b = 0; b < B; b++)
+        cl_dequantize_row(m->tok_embd.type, (const char *)m->tok_embd.data + (size_t)tokens[b] * m->tok_embd.row_bytes,
+                          c->x + (size_t)b * E, E);
+
+    run_rows(c, ROW_NORM, B, 0, m->layers[0].attn_norm);
+    for (int l = 0; l < hp->n_layer; l++) {
+        const cl_layer *L = &m->layers[l];
+        const cl_tensor *qkv[3] = {&L->wq, &L->wk, &L->wv};
+        float *qkv_out[3] = {c->q, c->k, c->v};
+        cl_matmul_n(pool, 3, qkv, c->xb, B, qkv_out, c->act);
+        run_rows(c, ROW_ROPE, B, l, NULL);
+        att_job aj = {c, l, B, att_tokens(hp)};
+        cl_pool_run_items(pool, (int64_t)(B + aj.T - 1) / aj.T * Hkv, attention_item, &aj);
+        cl_matmul(pool, &L->wo, c->att, B, c->xb, c->act);
+        run_rows(c, ROW_ADD_NORM, B, l, L->ffn_norm);
+
+        const cl_tensor *gate_up[2] = {&L->w_gate, &L->w_up};
+        float *gate_up_out[2] = {c->hb, c->hb2};
+        cl_matmul_n(pool, 2, gate_up, c->xb, B, gate_up_out, c->act);
+        run_rows(c, ROW_SILU, B, l, NULL);
+        cl_matmul(pool, &L->w_down, c->hb, B, c->xb, c->act);
+        run_rows(c, ROW_ADD_NORM, B, l, l + 1 < hp->n_layer ? m->layers[l + 1].attn_norm : m->output_norm);
+    }
 }
 
 int cllama_context_eval(cllama_context *c, const int32_t *tokens, int n, float *logits, int all_logits) {
