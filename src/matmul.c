@@ -1,5 +1,5 @@
-/* Weight-stationary matrix multiply. The weights are cut into units of rows (times a
- * chunk of tokens) that threads take from a shared counter
+/* Weight-stationary matrix multiply. The weights are cut into units of ROW_UNIT rows
+ * (times a chunk of tokens) that threads take from a shared counter
  * (cl_pool_run_items), so a thread slowed by the rest of the machine does not hold up
  * the others at the end of the product.
  * Within a unit, each weight row block is applied to a tile of tokens per kernel call,
@@ -9,17 +9,14 @@
 #include "kernels/kernels.h"
 #include "quant/quant.h"
 
-/* Weight rows per unit of work when a batch reuses each weight (a 4096-wide Q4_0 row
- * is 2.3 KB). */
-#define ROW_UNIT 64
-/* For a few tokens the product streams the weights from memory, and short units cost
- * bandwidth: each thread then jumps to a new region every few microseconds, before the
- * hardware prefetcher has ramped up. Units are then about 1/UNITS_PER_THREAD of a
- * thread's share (measured, 2 threads, 14336 x 4096 Q4_K, 1 token: 58 GB/s with 8
- * units vs 35 with 64-row units, where the machine read 64 GB/s; level when it read 37),
- * still several per thread so a slow thread is evened out. */
+#define ROW_UNIT 64 /* weight rows per unit of work (a 4096-wide Q4_0 row is 2.3 KB) */
+/* For a few tokens the product streams the weights from memory, and a thread should
+ * then read long runs: taking units from a shared counter, each thread jumps to a new
+ * region every few microseconds, before the hardware prefetcher has ramped up
+ * (measured, 2 threads, 14336 x 4096 Q4_K, 1 token: 35 GB/s, against 58 with each
+ * thread on its own eighth of the rows, where the machine read 64 GB/s). Such
+ * products go through cl_pool_run_ranges instead. */
 #define STREAM_TOKENS 4
-#define UNITS_PER_THREAD 4
 #define TOK_TILE 8   /* activation rows per kernel call */
 /* Activation rows per pass over the weights: 64 rows of a 11008-wide input are 0.9 MB
  * of q8 blocks, which stay in L2 while the units of that chunk meet them. Longer
@@ -38,7 +35,6 @@ typedef struct {
     const cl_tensor *w[MAX_GROUP];
     float *y[MAX_GROUP];
     int64_t first_unit[MAX_GROUP + 1]; /* units of w[i]: [first_unit[i], first_unit[i+1]) */
-    int64_t row_unit;                  /* weight rows per unit (a multiple of 16) */
     const cl_kernels *k;
     const float *x;
     int n_in, n_tok, n_chunks;
@@ -112,7 +108,7 @@ static void matmul_unit(void *arg, int64_t u, int ith) {
     int64_t v = u % per_chunk;
     int i = 0;
     while (v >= j->first_unit[i + 1]) i++;
-    int64_t r0 = (v - j->first_unit[i]) * j->row_unit, r1 = r0 + j->row_unit;
+    int64_t r0 = (v - j->first_unit[i]) * ROW_UNIT, r1 = r0 + ROW_UNIT;
     if (r1 > j->w[i]->ne[1]) r1 = j->w[i]->ne[1];
     int c0 = c * TOK_CHUNK, c1 = c0 + TOK_CHUNK < j->n_tok ? c0 + TOK_CHUNK : j->n_tok;
     run_unit(j, j->w[i], j->y[i], r0, r1, c0, c1);
@@ -123,18 +119,10 @@ static void run_group(cl_pool *pool, int nw, const cl_tensor *const *w, const fl
     mm_job j = {.nw = nw, .k = cl_kernels_get(), .x = x, .n_in = (int)w[0]->ne[0], .n_tok = n_tok,
                 .n_chunks = (n_tok + TOK_CHUNK - 1) / TOK_CHUNK, .scratch = scratch};
     j.act_kind = j.k->act[w[0]->type];
-    int64_t rows = 0;
-    for (int i = 0; i < nw; i++) rows += w[i]->ne[1];
-    j.row_unit = ROW_UNIT;
-    if (n_tok <= STREAM_TOKENS) {
-        int64_t u = (rows + UNITS_PER_THREAD * cl_pool_size(pool) - 1) / (UNITS_PER_THREAD * cl_pool_size(pool));
-        u = (u + 15) / 16 * 16;
-        if (u > j.row_unit) j.row_unit = u;
-    }
     for (int i = 0; i < nw; i++) {
         j.w[i] = w[i];
         j.y[i] = y[i];
-        j.first_unit[i + 1] = j.first_unit[i] + (w[i]->ne[1] + j.row_unit - 1) / j.row_unit;
+        j.first_unit[i + 1] = j.first_unit[i] + (w[i]->ne[1] + ROW_UNIT - 1) / ROW_UNIT;
     }
     if (j.act_kind == CL_ACT_F32) {
         j.act = x;
@@ -147,7 +135,8 @@ static void run_group(cl_pool *pool, int nw, const cl_tensor *const *w, const fl
         j.q_units = j.q_per_row * n_tok;
         cl_pool_run(pool, quantize_task, &j);
     }
-    cl_pool_run_items(pool, j.first_unit[nw] * j.n_chunks, matmul_unit, &j);
+    if (n_tok <= STREAM_TOKENS) cl_pool_run_ranges(pool, j.first_unit[nw] * j.n_chunks, matmul_unit, &j);
+    else cl_pool_run_items(pool, j.first_unit[nw] * j.n_chunks, matmul_unit, &j);
 }
 
 void cl_matmul_n(cl_pool *pool, int nw, const cl_tensor *const *w, const float *x, int n_tok, float *const *y,

@@ -22,8 +22,16 @@
  * layer and much shorter than a user's pause between requests. */
 #define SPIN_ITERS 20000
 
+/* One thread's share in cl_pool_run_ranges: items [front, back) still to run, front in
+ * the low 32 bits and back in the high ones, so owner and thieves claim by one CAS. On
+ * its own cache line: the owner updates it once per item. */
+typedef struct {
+    _Alignas(64) atomic_ullong fb;
+} range_slot;
+
 struct cl_pool {
     int n;
+    range_slot *slots; /* [n] */
     pthread_t *threads;
     atomic_uint generation; /* bumped once per task */
     atomic_int pending;     /* workers still running the current task */
@@ -78,6 +86,12 @@ int cl_pool_init(int n_threads, cl_pool **out) {
         free(p);
         return cl_err(CLLAMA_E_NOMEM, "out of memory");
     }
+    p->slots = aligned_alloc(64, sizeof *p->slots * (size_t)n_threads);
+    if (!p->slots) {
+        free(p->threads);
+        free(p);
+        return cl_err(CLLAMA_E_NOMEM, "out of memory");
+    }
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     for (int i = 1; i < n_threads; i++) {
@@ -104,6 +118,7 @@ void cl_pool_free(cl_pool *p) {
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     free(p->threads);
+    free(p->slots);
     free(p);
 }
 
@@ -142,6 +157,48 @@ void cl_pool_run_items(cl_pool *p, int64_t n_items, cl_item_fn fn, void *arg) {
     items_job j = {.fn = fn, .arg = arg, .n = n_items};
     atomic_init(&j.next, 0);
     cl_pool_run(p, items_task, &j);
+}
+
+/* Claims the front (or back) item of slot s into *item; 0 once the slot is empty. */
+static int range_take(range_slot *s, int from_back, int64_t *item) {
+    unsigned long long v = atomic_load_explicit(&s->fb, memory_order_relaxed);
+    for (;;) {
+        unsigned long long f = v & 0xFFFFFFFFu, b = v >> 32;
+        if (f >= b) return 0;
+        unsigned long long nv = from_back ? (b - 1) << 32 | f : b << 32 | (f + 1);
+        if (atomic_compare_exchange_weak_explicit(&s->fb, &v, nv, memory_order_relaxed, memory_order_relaxed)) {
+            *item = (int64_t)(from_back ? b - 1 : f);
+            return 1;
+        }
+    }
+}
+
+typedef struct {
+    cl_pool *pool;
+    cl_item_fn fn;
+    void *arg;
+} ranges_job;
+
+static void ranges_task(void *arg, int ith, int nth) {
+    ranges_job *j = arg;
+    int64_t it;
+    while (range_take(&j->pool->slots[ith], 0, &it)) j->fn(j->arg, it, ith);
+    for (int k = 1; k < nth; k++)
+        while (range_take(&j->pool->slots[(ith + k) % nth], 1, &it)) j->fn(j->arg, it, ith);
+}
+
+void cl_pool_run_ranges(cl_pool *p, int64_t n_items, cl_item_fn fn, void *arg) {
+    if (n_items >= (int64_t)1 << 32) {
+        cl_pool_run_items(p, n_items, fn, arg);
+        return;
+    }
+    for (int i = 0; i < p->n; i++) {
+        int64_t lo, hi;
+        cl_split(n_items, i, p->n, 1, &lo, &hi);
+        atomic_store_explicit(&p->slots[i].fb, (unsigned long long)hi << 32 | (unsigned long long)lo, memory_order_relaxed);
+    }
+    ranges_job j = {p, fn, arg};
+    cl_pool_run(p, ranges_task, &j);
 }
 
 void cl_split(int64_t n, int ith, int nth, int64_t align, int64_t *lo, int64_t *hi) {

@@ -24,6 +24,13 @@ void cl_pool_run(cl_pool *p, cl_task_fn fn, void *arg);
 typedef void (*cl_item_fn)(void *arg, int64_t item, int ith);
 void cl_pool_run_items(cl_pool *p, int64_t n_items, cl_item_fn fn, void *arg);
 
+/* As cl_pool_run_items, but thread i first takes the items of its own contiguous share
+ * (cl_split) in order, then the ones the others have not reached, from the back. Each
+ * thread so walks long runs of neighbouring items, as streaming from memory wants
+ * (the hardware prefetcher keeps a run going), and a slow thread is still helped at
+ * the end, one item at a time. */
+void cl_pool_run_ranges(cl_pool *p, int64_t n_items, cl_item_fn fn, void *arg);
+
 /* Rows [*lo, *hi) of n for thread ith of nth, in multiples of `align` rows. */
 void cl_split(int64_t n, int ith, int nth, int64_t align, int64_t *lo, int64_t *hi);
 
