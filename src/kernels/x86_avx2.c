@@ -616,8 +616,8 @@ static void gemm16x_q4_K(int64_t n, const void *w, size_t gs, const void *a, siz
  * Activation block b = 4 h + j meets, for word k < 8, the register q[h][k][j] (j < 3:
  * the low 6 bits) or the top 2 bits of q[h][k][0..2] (j = 3). Stored q' = q + 32 is
  * unsigned (0..63), so the integer dot is q' . a - 32 sum(a): the per-16-value products
- * are scaled by their signed 8-bit scales in int32 (at most 16 x 4 x 63 x 127 x 128 per
- * super-block, well inside int32), and the 32 sum(a) terms come off once per
+ * are scaled by their signed 8-bit scales in int32 (at most 16 sub-blocks x 16 values x
+ * 63 x 128 x 128 = 2.6e8 per super-block, inside int32), and the 32 sum(a) terms come off once per
  * super-block as one pairwise int16 dot of the scales with the activation half sums. The
  * 8 activation blocks share one scale (Q8K). */
 
