@@ -353,56 +353,52 @@ INLINE void act_block(const char *a, size_t stride, int64_t blk, int8x16_t *a0, 
         s[t][1] = DOT_LANE(s[t][1], w1, A[t], L);                \
     }
 
-INLINE void q4_0x8_tile(int64_t n, const void *w, const char *a, size_t stride, float *out, size_t os, const int M) {
-    const cl_block_q4_0x8 *x = w;
-    const uint8x16_t m4 = vdupq_n_u8(0xF);
-    const int8x16_t v8 = vdupq_n_s8(8);
-    float32x4_t acc[4][2];
-    UNROLL for (int t = 0; t < M; t++) acc[t][0] = acc[t][1] = vdupq_n_f32(0);
-    for (int64_t i = 0; i < n / CL_QK; i++) {
-        int8x16_t a0[4], a1[4];
-        int32x4_t s[4][2];
-        act_block(a, stride, i, a0, a1, s, M);
-        /* word j: values 4j.. in the low nibbles (lane j of a0), 16 + 4j.. in the high
-         * ones (lane j of a1) */
+/* The frame shared by the legacy x8 tiles: per block i, the activation block into
+ * a0/a1 and fresh sums s, then WORDS (a macro over x, i, a0, a1, s and M) adds the 8
+ * words' products, then the block's scales are applied. */
+#define LEGACY_X8_TILE(NAME, XBT, WORDS)                                                                     \
+    INLINE void NAME##x8_tile(int64_t n, const void *w, const char *a, size_t stride, float *out, size_t os,  \
+                              const int M) {                                                                 \
+        const XBT *x = w;                                                                                    \
+        float32x4_t acc[4][2];                                                                               \
+        UNROLL for (int t = 0; t < M; t++) acc[t][0] = acc[t][1] = vdupq_n_f32(0);                           \
+        for (int64_t i = 0; i < n / CL_QK; i++) {                                                            \
+            int8x16_t a0[4], a1[4];                                                                          \
+            int32x4_t s[4][2];                                                                               \
+            act_block(a, stride, i, a0, a1, s, M);                                                           \
+            WORDS                                                                                            \
+            scale8(acc, s, FIELD(x + i, XBT, d), a, stride, i, M);                                           \
+        }                                                                                                    \
+        store8(out, os, acc, M);                                                                             \
+    }
+
+/* Q4_0 word j: values 4j.. in the low nibbles (lane j of a0), 16 + 4j.. in the high ones
+ * (lane j of a1), minus 8. */
 #define Q4_0X8_WORD(j)                                                                                       \
     {                                                                                                        \
+        const uint8x16_t m4 = vdupq_n_u8(0xF);                                                               \
+        const int8x16_t v8 = vdupq_n_s8(8);                                                                  \
         uint8x16_t w0 = vld1q_u8(x[i].qs[j]), w1 = vld1q_u8(x[i].qs[j] + 16);                                \
         int8x16_t l0 = vsubq_s8(s8(vandq_u8(w0, m4)), v8), l1 = vsubq_s8(s8(vandq_u8(w1, m4)), v8);          \
         int8x16_t u0 = vsubq_s8(s8(vshrq_n_u8(w0, 4)), v8), u1 = vsubq_s8(s8(vshrq_n_u8(w1, 4)), v8);        \
         LANE8(l0, l1, a0, j)                                                                                 \
         LANE8(u0, u1, a1, j)                                                                                 \
     }
-        Q4_0X8_WORD(0) Q4_0X8_WORD(1) Q4_0X8_WORD(2) Q4_0X8_WORD(3)
-#undef Q4_0X8_WORD
-        scale8(acc, s, FIELD(x + i, cl_block_q4_0x8, d), a, stride, i, M);
-    }
-    store8(out, os, acc, M);
-}
+#define Q4_0X8_WORDS Q4_0X8_WORD(0) Q4_0X8_WORD(1) Q4_0X8_WORD(2) Q4_0X8_WORD(3)
+LEGACY_X8_TILE(q4_0, cl_block_q4_0x8, Q4_0X8_WORDS)
 
-INLINE void q8_0x8_tile(int64_t n, const void *w, const char *a, size_t stride, float *out, size_t os, const int M) {
-    const cl_block_q8_0x8 *x = w;
-    const uint8x16_t flip = vdupq_n_u8(0x80);
-    float32x4_t acc[4][2];
-    UNROLL for (int t = 0; t < M; t++) acc[t][0] = acc[t][1] = vdupq_n_f32(0);
-    for (int64_t i = 0; i < n / CL_QK; i++) {
-        int8x16_t a0[4], a1[4];
-        int32x4_t s[4][2];
-        act_block(a, stride, i, a0, a1, s, M);
-        /* word j: values 4j..4j+3 (stored + 128) */
-#define Q8_0X8_WORD(j, A, L)                                                                        \
-    {                                                                                               \
-        int8x16_t w0 = s8(veorq_u8(vld1q_u8(x[i].qs[j]), flip));                                    \
-        int8x16_t w1 = s8(veorq_u8(vld1q_u8(x[i].qs[j] + 16), flip));                               \
-        LANE8(w0, w1, A, L)                                                                         \
+/* Q8_0 word j: values 4j..4j+3 (stored + 128), lane L of A. */
+#define Q8_0X8_WORD(j, A, L)                                                                                 \
+    {                                                                                                        \
+        const uint8x16_t flip = vdupq_n_u8(0x80);                                                            \
+        int8x16_t w0 = s8(veorq_u8(vld1q_u8(x[i].qs[j]), flip));                                             \
+        int8x16_t w1 = s8(veorq_u8(vld1q_u8(x[i].qs[j] + 16), flip));                                        \
+        LANE8(w0, w1, A, L)                                                                                  \
     }
-        Q8_0X8_WORD(0, a0, 0) Q8_0X8_WORD(1, a0, 1) Q8_0X8_WORD(2, a0, 2) Q8_0X8_WORD(3, a0, 3)
-        Q8_0X8_WORD(4, a1, 0) Q8_0X8_WORD(5, a1, 1) Q8_0X8_WORD(6, a1, 2) Q8_0X8_WORD(7, a1, 3)
-#undef Q8_0X8_WORD
-        scale8(acc, s, FIELD(x + i, cl_block_q8_0x8, d), a, stride, i, M);
-    }
-    store8(out, os, acc, M);
-}
+#define Q8_0X8_WORDS                                                                                         \
+    Q8_0X8_WORD(0, a0, 0) Q8_0X8_WORD(1, a0, 1) Q8_0X8_WORD(2, a0, 2) Q8_0X8_WORD(3, a0, 3)                  \
+    Q8_0X8_WORD(4, a1, 0) Q8_0X8_WORD(5, a1, 1) Q8_0X8_WORD(6, a1, 2) Q8_0X8_WORD(7, a1, 3)
+LEGACY_X8_TILE(q8_0, cl_block_q8_0x8, Q8_0X8_WORDS)
 
 /* Byte k (0..3) of each 32-bit lane, as int32: one sub-block's 6-bit scale (or min) for
  * 4 rows. */

@@ -290,7 +290,7 @@ INLINE void unpack8_q8_0(const uint8_t *b, size_t ws, __m256i *v) {
             const uint8_t *b = w + (size_t)i * bs;                                                           \
             __m256i v[8];                                                                                    \
             UNPACK(b, ws, v);                                                                                \
-            __m256 dw = f16x8(b, ws);                                                                            \
+            __m256 dw = f16x8(b, ws);                                                                        \
             UNROLL for (int t = 0; t < R; t++) {                                                             \
                 const cl_block_q8 *y = ACT(a, t, stride) + i;                                                \
                 __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();                            \
@@ -368,7 +368,7 @@ GEMM8_FN(q8_0)
             }                                                                                                \
             if (G == 1) UNROLL for (int t = 0; t < R; t++) p[t][0] = _mm256_add_epi32(p[t][0], p[t][1]);     \
             UNROLL for (int g = 0; g < G; g++) {                                                             \
-                __m256 dw = scales8(b[g]->d);                                         \
+                __m256 dw = scales8(b[g]->d);                                                                \
                 UNROLL for (int t = 0; t < R; t++) {                                                         \
                     const cl_block_q8 *y = ACT(a, t, stride) + i;                                            \
                     acc[t][g] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p[t][g]), _mm256_mul_ps(dw, _mm256_set1_ps(y->d)), acc[t][g]); \
@@ -381,8 +381,8 @@ GEMM8_FN(q8_0)
                 _mm256_storeu_ps(out + (size_t)t * os + 8 * g, _mm256_fmadd_ps(_mm256_set1_ps(OFFSET), off[t][g], acc[t][g])); \
     }
 
-/* The exported x8 kernels of a type with a NAME##_gemmx_tile: tiles of RMAX activation
- * rows, then 2, then 1. */
+/* The exported x8 kernels of a type with a NAME##_gemmx_tile (legacy types here, Q4_K
+ * below): tiles of RMAX activation rows, then 2, then 1. */
 #define GEMMX_FNS(NAME)                                                                                      \
     INLINE void NAME##_gemmx(int64_t n, const void *w, size_t gs, const void *a, size_t stride, int nt,     \
                              float *out, size_t os, const int G) {                                           \
@@ -437,7 +437,6 @@ INLINE __m256i pair_dot8(const __m256i *pr, const cl_block_q8 *y) {
     return _mm256_add_epi32(s[0], s[1]);
 }
 
-
 /* Q4_K/Q5_K scales and mins (see cl_k4_scale_min), eight of each. */
 INLINE void k4_scales(const uint8_t *s, uint8_t *sc, uint8_t *m) {
     uint32_t u0 = cl_rd32(s), u1 = cl_rd32(s + 4), u2 = cl_rd32(s + 8);
@@ -453,7 +452,8 @@ INLINE void k4_scales(const uint8_t *s, uint8_t *sc, uint8_t *m) {
  * dot is scaled by its 6-bit scale in int32 (at most 8 x 63 x 32 x 15 x 127, far from
  * overflow), converted once per super-block and multiplied by d_w d_a: the activation
  * blocks of a super-block share one scale (CL_ACT_Q8K). The mins meet the activation
- * sums in float: - dmin_w sum_s m_s a.s_s. */
+ * half sums once per super-block as int16 pair dots (pair_dot8), then
+ * - dmin_w d_a sum_s m_s sum(a_s) in float. */
 
 /* Sub-block scales (int32) and mins (the same int16 twice, for pair_dot8 against
  * both half sums of an activation block) of 8 rows' super-blocks, one vector per
@@ -591,35 +591,16 @@ INLINE void q4_K_gemmx_tile(int64_t n, const uint8_t *w, size_t gs, const void *
         UNROLL for (int g = 0; g < G; g++) _mm256_storeu_ps(out + (size_t)t * os + 8 * g, acc[t][g]);
 }
 
-/* Tiles of RMAX activation rows, then 2, then 1. */
-INLINE void q4_K_gemmx(int64_t n, const void *w, size_t gs, const void *a, size_t stride, int nt, float *out,
-                       size_t os, const int G) {
-    const int RMAX = G == 1 ? 4 : GEMM16_R;
-    int t = 0;
-    for (; t + RMAX <= nt; t += RMAX)
-        q4_K_gemmx_tile(n, w, gs, (const char *)a + (size_t)t * stride, stride, RMAX, out + (size_t)t * os, os, G);
-    for (; t + 2 <= nt; t += 2)
-        q4_K_gemmx_tile(n, w, gs, (const char *)a + (size_t)t * stride, stride, 2, out + (size_t)t * os, os, G);
-    if (t < nt) q4_K_gemmx_tile(n, w, gs, (const char *)a + (size_t)t * stride, stride, 1, out + (size_t)t * os, os, G);
-}
-
-static void gemm8x_q4_K(int64_t n, const void *w, const void *a, size_t stride, int nt, float *out, size_t os) {
-    q4_K_gemmx(n, w, 0, a, stride, nt, out, os, 1);
-}
-
-static void gemm16x_q4_K(int64_t n, const void *w, size_t gs, const void *a, size_t stride, int nt, float *out,
-                         size_t os) {
-    q4_K_gemmx(n, w, gs, a, stride, nt, out, os, 2);
-}
+GEMMX_FNS(q4_K)
 
 /* ---- Q6_K, 8 rows of x8 blocks at a time (interleave.h) ----
  * Activation block b = 4 h + j meets, for word k < 8, the register q[h][k][j] (j < 3:
  * the low 6 bits) or the top 2 bits of q[h][k][0..2] (j = 3). Stored q' = q + 32 is
  * unsigned (0..63), so the integer dot is q' . a - 32 sum(a): the per-16-value products
- * are scaled by their signed 8-bit scales in int32 (at most 16 sub-blocks x 16 values x
- * 63 x 128 x 128 = 2.6e8 per super-block, inside int32), and the 32 sum(a) terms come off once per
- * super-block as one pairwise int16 dot of the scales with the activation half sums. The
- * 8 activation blocks share one scale (Q8K). */
+ * are scaled by their signed 8-bit scales in int32 (at most 16 sub-blocks x 16 values
+ * x 63 x 128 x 128 = 2.6e8 per super-block, inside int32), and the 32 sum(a) terms come
+ * off once per super-block as one pairwise int16 dot of the scales with the activation
+ * half sums (pair_dot8). The 8 activation blocks share one scale (Q8K). */
 
 /* The 16 half sums (cl_block_q8.bs) of the 8 activation blocks at y, as int16 in
  * order: one per 16-value sub-block of a K-quant super-block. */
