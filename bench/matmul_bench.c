@@ -28,6 +28,12 @@
 #include "repack.h"
 #include "threads.h"
 
+/* CLLAMA_ISA=NAME forces a kernel set, as for the CLI. */
+static const cl_kernels *kernels_from_env(void) {
+    const cl_kernels *k = cl_kernels_find(getenv("CLLAMA_ISA"));
+    return k ? k : cl_kernels_get();
+}
+
 #define MEM_BYTES (1ull << 30)
 
 static double now(void) {
@@ -82,7 +88,7 @@ static int run_case(cl_pool *pool, const char *spec, int reps) {
         fprintf(stderr, "matmul_bench: cannot run case '%s'\n", spec);
         return 1;
     }
-    const cl_kernels *k = cl_kernels_get();
+    const cl_kernels *k = kernels_from_env();
     if (packed && !k->gemm8x[type]) {
         fprintf(stderr, "matmul_bench: %s has no 8-row kernel in the %s set\n", tname, k->isa);
         return 1;
@@ -125,7 +131,7 @@ static int run_case(cl_pool *pool, const char *spec, int reps) {
         double t0 = now();
         for (long c = 0; c < calls; c++) {
             t.data = w + (size_t)(c % (long)copies) * mat;
-            cl_matmul(pool, &t, x, n_tok, y, scratch);
+            cl_matmul(k, pool, &t, x, n_tok, y, scratch);
         }
         double dt = (now() - t0) / (double)calls;
         if (dt < best) best = dt;
@@ -160,7 +166,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "matmul_bench: cannot start %d threads\n", threads);
         return 1;
     }
-    printf("kernel set %s, %d threads, best of %d\n", cl_kernels_get()->isa, threads, reps);
+    printf("kernel set %s, %d threads, best of %d\n", kernels_from_env()->isa, threads, reps);
     static const char *defaults[] = {"Q4_0+p:4096:14336:1", "Q8_0+p:4096:14336:1", "Q4_K+p:4096:14336:1",
                                      "Q6_K:4096:14336:1",   "Q4_0+p:4096:14336:64", "Q8_0+p:4096:14336:64",
                                      "Q4_K+p:4096:14336:64", "Q6_K:4096:14336:64"};

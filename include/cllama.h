@@ -1,9 +1,16 @@
 /* cllama: Llama-family LLM inference in C.
  *
- * Conventions: opaque types, cllama_<noun>_<verb> names, init/free pairs.
- * Every function that can fail returns an int status (CLLAMA_OK or a negative
- * CLLAMA_E_* code); cllama_last_error() then gives a one-line message for the
- * calling thread. */
+ * Conventions: opaque types, cllama_<noun>_<verb> names, init/free pairs, params
+ * structs filled from cllama_*_default_params() and then edited. Every function that
+ * can fail returns an int status (CLLAMA_OK or a negative CLLAMA_E_* code);
+ * cllama_last_error() then gives a one-line message for the calling thread.
+ *
+ * The library never writes to stdout or stderr and reads no environment variable:
+ * messages go to the log callback (cllama_log_set), choices come in params.
+ *
+ * Threads: a model is read-only once loaded and may serve any number of contexts on
+ * any threads. A context is used by one thread at a time. A thread pool may be shared
+ * by several contexts used from different threads at once (their work interleaves). */
 #ifndef CLLAMA_H
 #define CLLAMA_H
 
@@ -14,6 +21,10 @@
 extern "C" {
 #endif
 
+#define CLLAMA_VERSION_MAJOR 0
+#define CLLAMA_VERSION_MINOR 2
+#define CLLAMA_VERSION_PATCH 0
+
 enum cllama_status {
     CLLAMA_OK = 0,
     CLLAMA_E_IO = -1,          /* open/read/mmap failed */
@@ -22,32 +33,109 @@ enum cllama_status {
     CLLAMA_E_NOMEM = -4,
     CLLAMA_E_INVALID = -5,     /* bad argument from the caller */
     CLLAMA_E_RANGE = -6,       /* token id out of range, context full, buffer too small */
+    CLLAMA_E_ABORTED = -7,     /* the abort callback stopped an evaluation */
 };
 
 /* The message of the last failure on this thread ("" if none). */
 const char *cllama_last_error(void);
 
+/* "0.2.0" and the git commit the library was built from ("unknown" outside a checkout). */
+const char *cllama_version(void);
+const char *cllama_build_commit(void);
+
+/* ---- log ---- */
+
+enum cllama_log_level { CLLAMA_LOG_ERROR = 1, CLLAMA_LOG_WARN = 2, CLLAMA_LOG_INFO = 3, CLLAMA_LOG_DEBUG = 4 };
+
+/* `msg` is one line without its newline. */
+typedef void (*cllama_log_fn)(int level, const char *msg, void *user);
+/* Where the library's messages go, for all threads; NULL (the default) drops them.
+ * Set it before loading models, not while other threads use the library. */
+void cllama_log_set(cllama_log_fn fn, void *user);
+
+/* ---- threads ---- */
+
+typedef struct cllama_threadpool cllama_threadpool;
+
+/* Physical cores if known, else online CPUs. */
+int cllama_default_threads(void);
+/* A pool of n_threads (0: cllama_default_threads()) threads counting the caller: a
+ * task runs on n_threads - 1 workers plus the thread that submits it. */
+int cllama_threadpool_init(int n_threads, cllama_threadpool **out);
+/* Only after every context using it is freed. */
+void cllama_threadpool_free(cllama_threadpool *pool);
+int cllama_threadpool_n_threads(const cllama_threadpool *pool);
+
+/* ---- model ---- */
+
 typedef struct cllama_model cllama_model;
 typedef struct cllama_context cllama_context;
 typedef struct cllama_sampler cllama_sampler;
 
-/* ---- model ---- */
-
 typedef struct {
-    int vocab_only; /* load metadata and vocabulary only; tensors are not required */
+    int vocab_only;     /* metadata and vocabulary only; tensors are not required */
+    /* Kernel set: NULL or "" for the best this CPU runs, else one of
+     * cllama_kernel_sets() (e.g. "generic", "avx2", "avx512", "neon", "neon-dotprod");
+     * a set the CPU or build lacks fails the load with CLLAMA_E_UNSUPPORTED. */
+    const char *kernels;
+    /* 0: matrices with an 8-row layout are interleaved at load (faster; memory about
+     * the file size). 1: every weight is used in place from the file mapping. */
+    int no_repack;
+    /* Load only layers [layer_begin, layer_end) (0, 0: all). token_embd is loaded only
+     * with layer 0, output_norm and output only with the last layer: a process that
+     * runs a slice of the model touches only that slice of the file. */
+    int layer_begin, layer_end;
+    cllama_threadpool *threadpool; /* threads for the load-time repack; NULL: a temporary pool */
 } cllama_model_params;
 
 cllama_model_params cllama_model_default_params(void);
 
 /* Maps the GGUF file at `path` and checks it; weights stay in the mapping. */
 int cllama_model_load(const char *path, const cllama_model_params *params, cllama_model **out);
+/* As cllama_model_load, from a GGUF image in memory (not copied: it must outlive the model). */
+int cllama_model_load_buffer(const void *buf, size_t size, const cllama_model_params *params, cllama_model **out);
 void cllama_model_free(cllama_model *model);
 
+/* Hyperparameters: what the forward pass and the memory estimates need. */
+typedef struct {
+    int n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_ctx_train;
+    float rope_base;
+    float rope_scale;  /* positions are multiplied by this (linear scaling; 1 = none) */
+    float rms_eps;
+    int rope_neox;     /* rotate (x[i], x[i + D/2]) pairs instead of (x[2i], x[2i+1]) */
+    int qkv_bias;      /* Q, K and V projections carry biases */
+    int tied_output;   /* the output projection is token_embd */
+} cllama_hparams;
+
+typedef struct {
+    char arch[32];          /* general.architecture */
+    char name[128];         /* general.name, "" if absent */
+    char file_type[16];     /* "Q4_K_M", "F16", ... from general.file_type; "mixed" if absent */
+    cllama_hparams hp;
+    uint64_t n_params;      /* values in the weight tensors */
+    uint64_t weight_bytes;  /* bytes of the weight tensors */
+    uint64_t file_bytes;
+    uint64_t repacked_bytes; /* of the weights, interleaved at load */
+    const char *kernels;    /* the kernel set in use */
+    int layer_begin, layer_end; /* the layers loaded */
+    double load_ms;
+} cllama_model_desc;
+
+void cllama_model_describe(const cllama_model *model, cllama_model_desc *out);
 int cllama_model_n_vocab(const cllama_model *model);
 int cllama_model_n_ctx_train(const cllama_model *model);
 int cllama_model_n_embd(const cllama_model *model);
+int cllama_model_n_layer(const cllama_model *model);
 /* Describes the model (architecture, hyperparameters, tensors) on `f` (a FILE*). */
 void cllama_model_print_info(const cllama_model *model, void *f);
+/* A metadata value as text (strings as they are, numbers and booleans printed, arrays
+ * as "[n items]") into buf (capacity cap, NUL-terminated). Returns the full length
+ * (which may exceed cap - 1: the text was cut), CLLAMA_E_RANGE if the key is absent. */
+int cllama_model_meta(const cllama_model *model, const char *key, char *buf, size_t cap);
+
+/* The kernel sets this build has and this CPU runs, best first, space-separated
+ * ("avx512 avx2 generic"): the values cllama_model_params.kernels takes. */
+const char *cllama_kernel_sets(void);
 
 /* ---- tokens ---- */
 
@@ -63,20 +151,71 @@ int cllama_tokenize(const cllama_model *model, const char *text, size_t len, int
                     int32_t *ids, int cap);
 
 /* The bytes of token `id` as they appear in text (leading-space marker and byte
- * tokens decoded), written to `buf` (capacity `cap`, not NUL-terminated). Returns the
- * byte count, CLLAMA_E_RANGE for a bad id or a too-small buffer. */
+ * tokens decoded; control tokens give 0 bytes), written to `buf` (capacity `cap`, not
+ * NUL-terminated). Returns the byte count, CLLAMA_E_RANGE for a bad id or a too-small
+ * buffer. */
 int cllama_token_to_piece(const cllama_model *model, int32_t id, char *buf, int cap);
+/* The token as stored in the vocabulary (not decoded, not NUL-terminated; *len bytes),
+ * NULL for a bad id. */
+const char *cllama_token_text(const cllama_model *model, int32_t id, int *len);
+
+enum cllama_token_type {
+    CLLAMA_TOKEN_UNDEFINED = 0, CLLAMA_TOKEN_NORMAL = 1, CLLAMA_TOKEN_UNKNOWN = 2, CLLAMA_TOKEN_CONTROL = 3,
+    CLLAMA_TOKEN_USER_DEFINED = 4, CLLAMA_TOKEN_UNUSED = 5, CLLAMA_TOKEN_BYTE = 6,
+};
+/* tokenizer.ggml.token_type of `id`, -1 for a bad id. */
+int cllama_token_type(const cllama_model *model, int32_t id);
 
 int32_t cllama_token_bos(const cllama_model *model);
 int32_t cllama_token_eos(const cllama_model *model);
 /* 1 if generation ends at `id` (EOS, <|eot_id|>, <|eom_id|>, ...). */
 int cllama_token_is_eog(const cllama_model *model, int32_t id);
 
-/* ---- context: KV cache and scratch for one sequence ---- */
+/* Streaming detokenizer: the text of generated tokens, handed out only as complete,
+ * valid UTF-8. A character split across tokens is held back until its last byte
+ * arrives; bytes that cannot form a character (an invalid or interrupted sequence)
+ * come out as U+FFFD, one per maximal bad subsequence, as decoders of the Unicode
+ * standard do. A plain struct: declare one, then cllama_detok_init. */
+enum cllama_detok_flags {
+    CLLAMA_DETOK_SPECIAL = 1, /* control tokens give their text ("<|im_end|>") instead of nothing */
+};
+typedef struct {
+    const cllama_model *model;
+    int flags;
+    int n_pending;
+    unsigned char pending[4];
+} cllama_detok;
+
+void cllama_detok_init(cllama_detok *d, const cllama_model *model, int flags);
+/* Appends token `id`; writes the text now complete to buf (capacity cap, not
+ * NUL-terminated) and returns its length (0 while a character is incomplete). The
+ * text is at most 3 x (the token's piece + 3) bytes: 1024 fits any ordinary token.
+ * CLLAMA_E_RANGE for a bad id or a buffer too small for this token (nothing consumed). */
+int cllama_detok_push(cllama_detok *d, int32_t id, char *buf, int cap);
+/* End of the stream: what is still held back, as U+FFFD (at most 3 bytes). */
+int cllama_detok_flush(cllama_detok *d, char *buf, int cap);
+
+/* ---- context: a KV cache shared by up to n_seq_max sequences ---- */
 
 typedef struct {
-    int n_ctx;     /* tokens of context (0: the model's training context, capped at 4096) */
-    int n_threads; /* 0: physical cores (online CPUs if unknown) */
+    /* KV cells shared by all sequences (0: the model's training context, capped at
+     * 4096). Each evaluated token holds one cell until its sequence drops it. */
+    int n_ctx;
+    int n_seq_max;  /* sequence ids 0 .. n_seq_max-1 (1..64; 0: 1) */
+    int n_batch;    /* tokens per forward pass; longer batches run in several (0: 512) */
+    int n_threads;  /* threads of the context's own pool when threadpool is NULL (0: default) */
+    cllama_threadpool *threadpool; /* a shared pool (not owned; must outlive the context) */
+    /* Evaluate layers [layer_begin, layer_end) only (0, 0: all the model loaded). A
+     * context that does not start at layer 0 takes hidden states (batch.embd) as
+     * input; one that does not end at the last layer gives hidden states as output
+     * (cllama_get_embeddings) and no logits. */
+    int layer_begin, layer_end;
+    /* Also keep the final hidden state (after output_norm) of output tokens. */
+    int embeddings;
+    /* Called between layers of an evaluation; non-zero stops it with
+     * CLLAMA_E_ABORTED (see cllama_decode). */
+    int (*abort_callback)(void *data);
+    void *abort_data;
 } cllama_context_params;
 
 cllama_context_params cllama_context_default_params(void);
@@ -85,17 +224,69 @@ int cllama_context_init(cllama_model *model, const cllama_context_params *params
                         cllama_context **out);
 void cllama_context_free(cllama_context *ctx);
 
+/* Bytes a context with these params allocates for a model of these hyperparameters
+ * (KV cache, activations, attention and output scratch), without allocating them. */
+uint64_t cllama_context_bytes(const cllama_hparams *hp, const cllama_context_params *params);
+
 int cllama_context_n_ctx(const cllama_context *ctx);
-/* Threads the context computes on (the chosen default when params said 0). */
+int cllama_context_n_seq_max(const cllama_context *ctx);
+/* Threads the context computes on. */
 int cllama_context_n_threads(const cllama_context *ctx);
-/* Tokens currently in the KV cache. */
+void cllama_context_set_abort_callback(cllama_context *ctx, int (*fn)(void *data), void *data);
+
+/* A batch: n_tokens entries of (token or hidden state, position, sequence, output?).
+ * Optional arrays may be NULL:
+ *   pos NULL     each token goes at its sequence's next position (highest + 1, or 0);
+ *   seq_id NULL  every token is in sequence 0;
+ *   output NULL  only the last token's output is kept.
+ * Within a batch a sequence's positions must increase, and every position must lie
+ * above what that sequence already holds. */
+typedef struct {
+    int n_tokens;
+    const int32_t *token;  /* [n_tokens] ids, or NULL when embd is given */
+    const float *embd;     /* [n_tokens][n_embd] hidden states entering layer_begin */
+    const int32_t *pos;    /* [n_tokens] */
+    const int32_t *seq_id; /* [n_tokens] */
+    const int8_t *output;  /* [n_tokens] non-zero: keep this token's logits / hidden state */
+} cllama_batch;
+
+/* Evaluates the batch in one forward pass per n_batch tokens (every sequence in it
+ * shares each read of the weights) and stores its tokens in the KV cache.
+ * CLLAMA_E_RANGE if the tokens do not fit in the free cells, CLLAMA_E_INVALID for
+ * bad ids, positions or sequence ids (nothing is evaluated then). CLLAMA_E_ABORTED
+ * if the abort callback stopped it: the cache is then as before the call and the
+ * context stays usable. Outputs of an earlier call are replaced. */
+int cllama_decode(cllama_context *ctx, const cllama_batch *batch);
+/* Outputs of the last successful cllama_decode, for batch entry i (negative: counted
+ * from the end of the batch); NULL if that entry's output was not kept. Logits:
+ * n_vocab floats. Embeddings: n_embd floats, the hidden state leaving layer_end - 1
+ * (after output_norm when layer_end is the last layer and params.embeddings is set). */
+float *cllama_get_logits(cllama_context *ctx, int i);
+float *cllama_get_embeddings(cllama_context *ctx, int i);
+
+/* KV cache per sequence. seq < 0 means every sequence; p1 < 0 means to the end. */
+/* Drops positions [p0, p1) of `seq` (undo, edit, trim); cells no sequence holds are freed. */
+int cllama_kv_seq_rm(cllama_context *ctx, int seq, int p0, int p1);
+/* Makes `dst` hold src's positions [p0, p1) as they are (what dst held there is dropped
+ * first). The cells are shared, not copied: a common prefix costs no evaluation and
+ * no memory the second time. */
+int cllama_kv_seq_cp(cllama_context *ctx, int src, int dst, int p0, int p1);
+/* Every sequence forgets everything. */
+void cllama_kv_clear(cllama_context *ctx);
+/* Highest position `seq` holds, -1 if none. */
+int cllama_kv_seq_pos_max(const cllama_context *ctx, int seq);
+/* Cells in use (by any sequence). */
+int cllama_kv_n_used(const cllama_context *ctx);
+
+/* ---- one-sequence convenience (sequence 0) ---- */
+
+/* Positions sequence 0 holds (its highest + 1). */
 int cllama_context_n_past(const cllama_context *ctx);
 /* Forgets the KV cache (next eval starts at position 0). */
 void cllama_context_reset(cllama_context *ctx);
-
-/* Evaluates `n` tokens in one batch at positions n_past .. n_past+n-1 and appends them
- * to the KV cache. If `logits` is non-NULL it receives n_vocab floats per position
- * (all_logits != 0: n rows, else only the last position's row). */
+/* Evaluates `n` tokens of sequence 0 in one batch at its next positions. If `logits`
+ * is non-NULL it receives n_vocab floats per position (all_logits != 0: n rows, else
+ * only the last position's row). */
 int cllama_context_eval(cllama_context *ctx, const int32_t *tokens, int n, float *logits,
                         int all_logits);
 

@@ -114,9 +114,9 @@ static void matmul_unit(void *arg, int64_t u, int ith) {
     run_unit(j, j->w[i], j->y[i], r0, r1, c0, c1);
 }
 
-static void run_group(cl_pool *pool, int nw, const cl_tensor *const *w, const float *x, int n_tok, float *const *y,
-                      void *scratch) {
-    mm_job j = {.nw = nw, .k = cl_kernels_get(), .x = x, .n_in = (int)w[0]->ne[0], .n_tok = n_tok,
+static void run_group(const cl_kernels *k, cl_pool *pool, int nw, const cl_tensor *const *w, const float *x, int n_tok,
+                      float *const *y, void *scratch) {
+    mm_job j = {.nw = nw, .k = k, .x = x, .n_in = (int)w[0]->ne[0], .n_tok = n_tok,
                 .n_chunks = (n_tok + TOK_CHUNK - 1) / TOK_CHUNK, .scratch = scratch};
     j.act_kind = j.k->act[w[0]->type];
     for (int i = 0; i < nw; i++) {
@@ -139,19 +139,19 @@ static void run_group(cl_pool *pool, int nw, const cl_tensor *const *w, const fl
     else cl_pool_run_items(pool, j.first_unit[nw] * j.n_chunks, matmul_unit, &j);
 }
 
-void cl_matmul_n(cl_pool *pool, int nw, const cl_tensor *const *w, const float *x, int n_tok, float *const *y,
-                 void *scratch) {
-    const cl_kernels *k = cl_kernels_get();
+void cl_matmul_n(const cl_kernels *k, cl_pool *pool, int nw, const cl_tensor *const *w, const float *x, int n_tok,
+                 float *const *y, void *scratch) {
     /* Runs of consecutive products that want the same activation format share one
      * quantized copy of x. */
     for (int i = 0; i < nw;) {
         int n = 1;
         while (i + n < nw && n < MAX_GROUP && k->act[w[i + n]->type] == k->act[w[i]->type]) n++;
-        run_group(pool, n, w + i, x, n_tok, y + i, scratch);
+        run_group(k, pool, n, w + i, x, n_tok, y + i, scratch);
         i += n;
     }
 }
 
-void cl_matmul(cl_pool *pool, const cl_tensor *w, const float *x, int n_tok, float *y, void *scratch) {
-    cl_matmul_n(pool, 1, &w, x, n_tok, &y, scratch);
+void cl_matmul(const cl_kernels *k, cl_pool *pool, const cl_tensor *w, const float *x, int n_tok, float *y,
+               void *scratch) {
+    cl_matmul_n(k, pool, 1, &w, x, n_tok, &y, scratch);
 }

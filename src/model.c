@@ -1,5 +1,5 @@
-/* Model loading: metadata -> hyperparameters, tensor lookup with shape checks, and the
- * public model/token API. */
+/* Model loading: metadata -> hyperparameters, the architecture's tensor table walked
+ * with shape checks, and the public model/token API. */
 #include "model.h"
 
 #include <math.h>
@@ -26,6 +26,7 @@ cllama_model_params cllama_model_default_params(void) {
     cllama_model_params p = {0};
     return p;
 }
+
 
 static double now_ms(void) {
     struct timespec ts;
@@ -67,7 +68,7 @@ static int hp_float(const cl_gguf *g, const char *arch, const char *suffix, floa
 
 static int read_hparams(cllama_model *m) {
     const cl_gguf *g = m->gguf;
-    const char *a = m->arch;
+    const char *a = m->arch_name;
     cl_hparams *hp = &m->hp;
     int rc;
     if ((rc = hp_int(g, a, "embedding_length", -1, 1, MAX_EMBD, &hp->n_embd)) ||
@@ -96,6 +97,7 @@ static int read_hparams(cllama_model *m) {
                       "key_length %d, value_length %d and rope.dimension_count %d must be equal and even",
                       hp->head_dim, vdim, rope_dim);
 
+    hp->rope_neox = m->arch->rope_neox;
     hp->rope_scale = 1.0f;
     char key[160];
     snprintf(key, sizeof key, "%s.rope.scaling.type", a);
@@ -125,7 +127,7 @@ static int get_tensor(cllama_model *m, const char *name, int64_t ne0, int64_t ne
                       name, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
                       (long long)t->ne[3], (long long)ne0, (long long)ne1);
     const cl_type_traits *tt = cl_type_info(t->type);
-    const cl_kernels *k = cl_kernels_get();
+    const cl_kernels *k = m->kern;
     if (!tt || !tt->weight || (matrix && !k->dot[t->type]))
         return cl_err(CLLAMA_E_UNSUPPORTED, "tensor %s has type %s, which this engine does not support",
                       name, cl_type_name(t->type));
@@ -143,7 +145,7 @@ static int get_tensor(cllama_model *m, const char *name, int64_t ne0, int64_t ne
 }
 
 /* Small vectors (norm weights, rope factors) are decoded to float once at load. */
-static int get_vector(cllama_model *m, const char *name, int64_t n, float **out) {
+static int get_vector(cllama_model *m, const char *name, int64_t n, cl_tensor *out) {
     cl_tensor t;
     int rc = get_tensor(m, name, n, 1, 0, &t);
     if (rc) return rc;
@@ -155,62 +157,74 @@ static int get_vector(cllama_model *m, const char *name, int64_t n, float **out)
             free(v);
             return cl_err(CLLAMA_E_FORMAT, "tensor %s holds a non-finite value at %lld", name, (long long)i);
         }
-    *out = v;
+    *out = (cl_tensor){.data = v, .type = CL_TYPE_F32, .ne = {n, 1}, .row_bytes = (size_t)n * sizeof *v};
     return 0;
 }
 
-static int load_tensors(cllama_model *m) {
-    const cl_hparams *hp = &m->hp;
-    int64_t E = hp->n_embd, V = hp->n_vocab, F = hp->n_ff;
-    int64_t QD = (int64_t)hp->n_head * hp->head_dim, KD = (int64_t)hp->n_head_kv * hp->head_dim;
-    int rc;
-    if ((rc = get_tensor(m, "token_embd.weight", E, V, 1, &m->tok_embd))) return rc;
-    if ((rc = get_vector(m, "output_norm.weight", E, &m->output_norm))) return rc;
-    if (cl_gguf_find_tensor(m->gguf, "output.weight")) {
-        if ((rc = get_tensor(m, "output.weight", E, V, 1, &m->output))) return rc;
-    } else {
-        m->output = m->tok_embd;
-        m->tied_output = 1;
+/* Whether the loaded slice needs a model-wide tensor: token_embd for the first layer's
+ * lookups (and the last layer's output when tied), the output head for the last. */
+static int global_needed(const cllama_model *m, int id) {
+    int first = m->layer_begin == 0, last = m->layer_end == m->hp.n_layer;
+    switch (id) {
+    case CL_TOK_EMBD: return first || (last && m->hp.tied_output);
+    case CL_OUTPUT_NORM:
+    case CL_OUTPUT: return last;
+    default: return 1;
     }
-    if (cl_gguf_find_tensor(m->gguf, "rope_freqs.weight") &&
-        (rc = get_vector(m, "rope_freqs.weight", hp->head_dim / 2, &m->rope_freqs)))
-        return rc;
+}
+
+/* Walks the architecture's table: each tensor present in the file or required by the
+ * hyperparameter flags is found, shape-checked and set in m->g or m->layers. */
+static int load_tensors(cllama_model *m) {
+    cl_hparams *hp = &m->hp;
+    const cl_arch *a = m->arch;
+    char name[96];
+    /* Flags read off the file: no output.weight means the output is tied; a bias on
+     * the first loaded layer's attn_q means every layer has Q/K/V biases. */
+    hp->tied_output = !cl_gguf_find_tensor(m->gguf, "output.weight");
+    hp->qkv_bias = a->qkv_bias;
+    for (int i = 0; i < a->n_tensors; i++)
+        if (a->tensors[i].id == CL_ATTN_Q_B) {
+            cl_tensor_name(&a->tensors[i], m->layer_begin, name, sizeof name);
+            hp->qkv_bias |= cl_gguf_find_tensor(m->gguf, name) != NULL;
+        }
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
     if (!m->layers) return cl_err(CLLAMA_E_NOMEM, "out of memory");
-    for (int l = 0; l < hp->n_layer; l++) {
-        cl_layer *L = &m->layers[l];
-        char n[64];
-#define T(field, suffix, ne0, ne1)                                  \
-    snprintf(n, sizeof n, "blk.%d." suffix ".weight", l);            \
-    if ((rc = get_tensor(m, n, ne0, ne1, 1, &L->field))) return rc;
-#define VEC(field, suffix)                                          \
-    snprintf(n, sizeof n, "blk.%d." suffix ".weight", l);            \
-    if ((rc = get_vector(m, n, E, &L->field))) return rc;
-        VEC(attn_norm, "attn_norm")
-        T(wq, "attn_q", E, QD)
-        T(wk, "attn_k", E, KD)
-        T(wv, "attn_v", E, KD)
-        T(wo, "attn_output", QD, E)
-        VEC(ffn_norm, "ffn_norm")
-        T(w_gate, "ffn_gate", E, F)
-        T(w_up, "ffn_up", E, F)
-        T(w_down, "ffn_down", F, E)
-#undef T
-#undef VEC
+    int rc;
+    for (int i = 0; i < a->n_tensors; i++) {
+        const cl_tensor_desc *t = &a->tensors[i];
+        int per_layer = cl_tensor_per_layer(t);
+        if (!per_layer && !global_needed(m, t->id)) continue;
+        int64_t ne0 = cl_arch_dim(hp, t->ne0), ne1 = cl_arch_dim(hp, t->ne1);
+        for (int l = per_layer ? m->layer_begin : 0; l < (per_layer ? m->layer_end : 1); l++) {
+            cl_tensor_name(t, l, name, sizeof name);
+            cl_tensor *dst = per_layer ? &m->layers[l].w[t->id] : &m->g[t->id];
+            int want = t->presence == CL_P_FILE ? cl_gguf_find_tensor(m->gguf, name) != NULL : cl_arch_present(t, hp);
+            if (!want) continue;
+            rc = (t->flags & CL_T_VECTOR) ? get_vector(m, name, ne0, dst) : get_tensor(m, name, ne0, ne1, 1, dst);
+            if (rc) return rc;
+        }
     }
+    if (hp->tied_output && global_needed(m, CL_OUTPUT)) m->g[CL_OUTPUT] = m->g[CL_TOK_EMBD];
     return 0;
+}
+
+/* The vectors decoded at load, freed by walking the same table. */
+static void free_vectors(cllama_model *m) {
+    const cl_arch *a = m->arch;
+    for (int i = 0; a && i < a->n_tensors; i++) {
+        const cl_tensor_desc *t = &a->tensors[i];
+        if (!(t->flags & CL_T_VECTOR)) continue;
+        if (!cl_tensor_per_layer(t)) free((void *)m->g[t->id].data);
+        else if (m->layers)
+            for (int l = 0; l < m->hp.n_layer; l++) free((void *)m->layers[l].w[t->id].data);
+    }
 }
 
 void cllama_model_free(cllama_model *m) {
     if (!m) return;
-    if (m->layers)
-        for (int l = 0; l < m->hp.n_layer; l++) {
-            free(m->layers[l].attn_norm);
-            free(m->layers[l].ffn_norm);
-        }
+    free_vectors(m);
     free(m->layers);
-    free(m->output_norm);
-    free(m->rope_freqs);
     cl_vocab_free(m->vocab);
     cl_repack_free(m);
     cl_gguf_close(m->gguf);
@@ -237,7 +251,7 @@ static int load_from_gguf(cl_gguf *g, const cllama_model_params *params, double 
         rc = cl_err(CLLAMA_E_FORMAT, "missing metadata general.architecture");
         goto fail;
     }
-    snprintf(m->arch, sizeof m->arch, "%.*s", (int)(s.len < 31 ? s.len : 31), s.ptr);
+    snprintf(m->arch_name, sizeof m->arch_name, "%.*s", (int)(s.len < 31 ? s.len : 31), s.ptr);
 
     if ((rc = cl_vocab_load(g, &m->vocab))) goto fail;
     m->hp.n_vocab = cl_vocab_n_tokens(m->vocab);
@@ -245,12 +259,27 @@ static int load_from_gguf(cl_gguf *g, const cllama_model_params *params, double 
         rc = cl_err(CLLAMA_E_FORMAT, "vocabulary of %d tokens exceeds %d", m->hp.n_vocab, MAX_VOCAB);
         goto fail;
     }
+    if (!(m->kern = cl_kernels_find(params->kernels))) {
+        rc = cl_err(CLLAMA_E_UNSUPPORTED, "kernel set '%s' is not available on this machine (available: %s)",
+                    params->kernels, cllama_kernel_sets());
+        goto fail;
+    }
     if (!m->vocab_only) {
-        if (strcmp(m->arch, "llama") != 0) {
-            rc = cl_err(CLLAMA_E_UNSUPPORTED, "architecture '%s' is not supported (llama is)", m->arch);
+        if (!(m->arch = cl_arch_find(m->arch_name))) {
+            rc = cl_err(CLLAMA_E_UNSUPPORTED, "architecture '%s' is not supported (supported: %s)", m->arch_name,
+                        cl_arch_names());
             goto fail;
         }
-        if ((rc = read_hparams(m)) || (rc = load_tensors(m)) || (rc = cl_repack_model(m))) goto fail;
+        if ((rc = read_hparams(m))) goto fail;
+        m->layer_begin = params->layer_begin;
+        m->layer_end = params->layer_begin || params->layer_end ? params->layer_end : m->hp.n_layer;
+        if (m->layer_begin < 0 || m->layer_end > m->hp.n_layer || m->layer_begin >= m->layer_end) {
+            rc = cl_err(CLLAMA_E_INVALID, "layer range [%d, %d) is not within the model's %d layers",
+                        params->layer_begin, params->layer_end, m->hp.n_layer);
+            goto fail;
+        }
+        if ((rc = load_tensors(m)) || (!params->no_repack && (rc = cl_repack_model(m, params->threadpool))))
+            goto fail;
     }
     m->load_ms = now_ms() - t0;
     *out = m;
@@ -277,8 +306,9 @@ int cllama_model_load(const char *path, const cllama_model_params *params, cllam
     return rc;
 }
 
-int cl_model_load_buffer(const void *buf, size_t size, const cllama_model_params *params, cllama_model **out) {
+int cllama_model_load_buffer(const void *buf, size_t size, const cllama_model_params *params, cllama_model **out) {
     *out = NULL;
+    if (!buf) return cl_err(CLLAMA_E_INVALID, "no model image given");
     double t0 = now_ms();
     cl_gguf *g;
     int rc = cl_gguf_open_memory(buf, size, &g);
@@ -288,6 +318,77 @@ int cl_model_load_buffer(const void *buf, size_t size, const cllama_model_params
 int cllama_model_n_vocab(const cllama_model *m) { return m->hp.n_vocab; }
 int cllama_model_n_ctx_train(const cllama_model *m) { return m->hp.n_ctx_train; }
 int cllama_model_n_embd(const cllama_model *m) { return m->hp.n_embd; }
+int cllama_model_n_layer(const cllama_model *m) { return m->hp.n_layer; }
+
+/* llama.cpp's file type numbers (general.file_type), as its quantizer names them. */
+static const char *ftype_name(uint32_t ft) {
+    static const char *names[] = {"F32", "F16", "Q4_0", "Q4_1", NULL, NULL, NULL, "Q8_0", "Q5_0", "Q5_1",
+                                  "Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L", "Q4_K_S", "Q4_K_M", "Q5_K_S",
+                                  "Q5_K_M", "Q6_K"};
+    if (ft < sizeof names / sizeof *names && names[ft]) return names[ft];
+    return ft == 32 ? "BF16" : "mixed";
+}
+
+void cllama_model_describe(const cllama_model *m, cllama_model_desc *d) {
+    memset(d, 0, sizeof *d);
+    snprintf(d->arch, sizeof d->arch, "%s", m->arch_name);
+    snprintf(d->name, sizeof d->name, "%s", m->name);
+    uint32_t ft;
+    snprintf(d->file_type, sizeof d->file_type, "%s",
+             cl_gguf_get_u32(m->gguf, "general.file_type", &ft) == 1 ? ftype_name(ft) : "mixed");
+    d->hp = m->hp;
+    d->n_params = m->n_params;
+    d->weight_bytes = m->weight_bytes;
+    d->file_bytes = cl_gguf_file_size(m->gguf);
+    d->repacked_bytes = m->packed_bytes;
+    d->kernels = m->kern->isa;
+    d->layer_begin = m->layer_begin;
+    d->layer_end = m->layer_end;
+    d->load_ms = m->load_ms;
+}
+
+int cllama_model_meta(const cllama_model *m, const char *key, char *buf, size_t cap) {
+    const cl_gguf_kv *kv = key ? cl_gguf_find(m->gguf, key) : NULL;
+    if (!kv) return cl_err(CLLAMA_E_RANGE, "no metadata key %s", key ? key : "(null)");
+    char num[64];
+    const char *text = num;
+    size_t len;
+    uint64_t u = 0;
+    int64_t i = 0;
+    double f = 0;
+    switch (kv->type) {
+    case CL_GGUF_STRING:
+        memcpy(&u, kv->data, 8);
+        text = (const char *)kv->data + 8;
+        len = (size_t)u;
+        break;
+    case CL_GGUF_ARRAY: len = (size_t)snprintf(num, sizeof num, "[%llu items]", (unsigned long long)kv->arr_n); break;
+    case CL_GGUF_BOOL: len = (size_t)snprintf(num, sizeof num, "%s", kv->data[0] ? "true" : "false"); break;
+    case CL_GGUF_F32: {
+        float v;
+        memcpy(&v, kv->data, 4);
+        len = (size_t)snprintf(num, sizeof num, "%.9g", v);
+        break;
+    }
+    case CL_GGUF_F64:
+        memcpy(&f, kv->data, 8);
+        len = (size_t)snprintf(num, sizeof num, "%.17g", f);
+        break;
+    case CL_GGUF_U64:
+        memcpy(&u, kv->data, 8);
+        len = (size_t)snprintf(num, sizeof num, "%llu", (unsigned long long)u);
+        break;
+    default:
+        if (cl_gguf_get_i64(m->gguf, key, &i) != 1) return cl_err(CLLAMA_E_FORMAT, "metadata %s is unreadable", key);
+        len = (size_t)snprintf(num, sizeof num, "%lld", (long long)i);
+    }
+    if (cap) {
+        size_t k = len < cap - 1 ? len : cap - 1;
+        memcpy(buf, text, k);
+        buf[k] = 0;
+    }
+    return len > INT32_MAX ? INT32_MAX : (int)len;
+}
 
 int cllama_tokenize(const cllama_model *m, const char *text, size_t len, int flags, int32_t *ids,
                     int cap) {
@@ -299,6 +400,9 @@ int cllama_tokenize(const cllama_model *m, const char *text, size_t len, int fla
 int cllama_token_to_piece(const cllama_model *m, int32_t id, char *buf, int cap) {
     return cl_vocab_piece(m->vocab, id, buf, cap);
 }
+
+const char *cllama_token_text(const cllama_model *m, int32_t id, int *len) { return cl_vocab_token_text(m->vocab, id, len); }
+int cllama_token_type(const cllama_model *m, int32_t id) { return cl_vocab_token_type(m->vocab, id); }
 
 int32_t cllama_token_bos(const cllama_model *m) { return cl_vocab_bos(m->vocab); }
 int32_t cllama_token_eos(const cllama_model *m) { return cl_vocab_eos(m->vocab); }
@@ -316,7 +420,7 @@ void cllama_model_print_info(const cllama_model *m, void *fp) {
     char sz[32];
     fmt_bytes(sz, sizeof sz, (double)cl_gguf_file_size(m->gguf));
     fprintf(f, "name:            %s\n", m->name[0] ? m->name : "(none)");
-    fprintf(f, "architecture:    %s\n", m->arch);
+    fprintf(f, "architecture:    %s\n", m->arch_name);
     fprintf(f, "gguf version:    %u, alignment %llu, %llu metadata keys, %llu tensors\n",
             cl_gguf_version(m->gguf), (unsigned long long)cl_gguf_alignment(m->gguf),
             (unsigned long long)cl_gguf_n_kv(m->gguf), (unsigned long long)cl_gguf_n_tensors(m->gguf));
@@ -331,19 +435,23 @@ void cllama_model_print_info(const cllama_model *m, void *fp) {
     fprintf(f, "head_dim:        %d\n", hp->head_dim);
     fprintf(f, "n_ff:            %d\n", hp->n_ff);
     fprintf(f, "n_ctx_train:     %d\n", hp->n_ctx_train);
-    fprintf(f, "rope:            base %g, linear scale %g%s\n", hp->rope_base, 1.0 / hp->rope_scale,
-            m->rope_freqs ? ", per-dimension factors (rope_freqs.weight)" : "");
+    fprintf(f, "rope:            %s, base %g, linear scale %g%s\n", hp->rope_neox ? "NeoX (halves)" : "normal (pairs)",
+            hp->rope_base, 1.0 / hp->rope_scale,
+            m->g[CL_ROPE_FREQS].data ? ", per-dimension factors (rope_freqs.weight)" : "");
     fprintf(f, "rms_eps:         %g\n", hp->rms_eps);
-    fprintf(f, "output:          %s\n", m->tied_output ? "tied to token_embd" : "output.weight");
+    fprintf(f, "qkv biases:      %s\n", hp->qkv_bias ? "yes" : "no");
+    fprintf(f, "output:          %s\n", hp->tied_output ? "tied to token_embd" : "output.weight");
+    if (m->layer_begin != 0 || m->layer_end != hp->n_layer)
+        fprintf(f, "layers loaded:   [%d, %d) of %d\n", m->layer_begin, m->layer_end, hp->n_layer);
     fmt_bytes(sz, sizeof sz, (double)m->weight_bytes);
     fprintf(f, "parameters:      %.3f M (%llu), weights %s, %.2f bits per weight\n", m->n_params / 1e6,
             (unsigned long long)m->n_params, sz, 8.0 * m->weight_bytes / (double)m->n_params);
     if (m->packed) {
         fmt_bytes(sz, sizeof sz, (double)m->packed_bytes);
         fprintf(f, "kernels:         %s; %s of matrices rewritten as 8-row (x8) blocks at load for the 8- and 16-row kernels, "
-                   "the rest used in place from the mapping\n", cl_kernels_get()->isa, sz);
+                   "the rest used in place from the mapping\n", m->kern->isa, sz);
     } else {
-        fprintf(f, "kernels:         %s (weights used in place from the mapping)\n", cl_kernels_get()->isa);
+        fprintf(f, "kernels:         %s (weights used in place from the mapping)\n", m->kern->isa);
     }
     fprintf(f, "\n%-32s %-6s %-24s %12s\n", "tensor", "type", "shape", "bytes");
     for (uint64_t i = 0; i < cl_gguf_n_tensors(m->gguf); i++) {

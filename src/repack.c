@@ -1,7 +1,6 @@
 #include "repack.h"
 
 #include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
 
 #include "error.h"
@@ -36,27 +35,32 @@ void cl_repack_tensor(cl_pool *pool, const cl_tensor *t, void *dst) {
 /* token_embd stays as stored (embedding lookups read its rows), and so does the output
  * when it is tied to it. */
 static int packable(const cllama_model *m, const cl_kernels *k, const cl_tensor *t) {
-    return t != &m->tok_embd && t->data != m->tok_embd.data && k->gemm8x[t->type] && cl_interleave_supported(t->type) &&
+    return t->data != m->g[CL_TOK_EMBD].data && k->gemm8x[t->type] && cl_interleave_supported(t->type) &&
            t->ne[1] % 8 == 0;
 }
 
-/* Every matmul weight of the model: the output, then 7 per layer. */
+/* Every loaded tensor the architecture's table marks as repackable, in table order
+ * (model-wide, then layer by layer). Returns the count; list holds at most
+ * CL_N_TENSOR_IDS * (n_layer + 1) entries. */
 static int collect(cllama_model *m, cl_tensor **list) {
+    const cl_arch *a = m->arch;
     int n = 0;
-    list[n++] = &m->output;
-    for (int l = 0; l < m->hp.n_layer; l++) {
-        cl_layer *L = &m->layers[l];
-        cl_tensor *ts[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-        for (int i = 0; i < 7; i++) list[n++] = ts[i];
+    for (int i = 0; i < a->n_tensors; i++) {
+        const cl_tensor_desc *t = &a->tensors[i];
+        if (!(t->flags & CL_T_REPACK)) continue;
+        if (!cl_tensor_per_layer(t)) {
+            if (m->g[t->id].data) list[n++] = &m->g[t->id];
+            continue;
+        }
+        for (int l = m->layer_begin; l < m->layer_end; l++)
+            if (m->layers[l].w[t->id].data) list[n++] = &m->layers[l].w[t->id];
     }
     return n;
 }
 
-int cl_repack_model(cllama_model *m) {
-    const char *env = getenv("CLLAMA_REPACK");
-    if (env && !strcmp(env, "0")) return 0;
-    const cl_kernels *k = cl_kernels_get();
-    cl_tensor **list = malloc(sizeof *list * (size_t)(1 + 7 * m->hp.n_layer));
+int cl_repack_model(cllama_model *m, cl_pool *shared) {
+    const cl_kernels *k = m->kern;
+    cl_tensor **list = malloc(sizeof *list * (size_t)CL_N_TENSOR_IDS * (size_t)(m->hp.n_layer + 1));
     if (!list) return cl_err(CLLAMA_E_NOMEM, "out of memory");
     int n = collect(m, list);
     size_t total = 0;
@@ -72,8 +76,8 @@ int cl_repack_model(cllama_model *m) {
         goto done;
     }
     madvise(buf, total, MADV_HUGEPAGE);
-    cl_pool *pool;
-    if ((rc = cl_pool_init(cl_default_threads(), &pool))) {
+    cl_pool *pool = shared;
+    if (!pool && (rc = cl_pool_init(cl_default_threads(), &pool))) {
         munmap(buf, total);
         goto done;
     }
@@ -88,7 +92,7 @@ int cl_repack_model(cllama_model *m) {
         t->packed = 1;
         dst += bytes;
     }
-    cl_pool_free(pool);
+    if (pool != shared) cl_pool_free(pool);
     m->packed = buf;
     m->packed_bytes = total;
 done:

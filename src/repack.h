@@ -12,13 +12,13 @@
 #include "model.h"
 #include "threads.h"
 
-/* Interleaves every matmul weight of m (not token_embd, which is also read by row for
- * embedding lookups) whose type the kernel set has a gemm8x for and whose row count is a
- * multiple of 8, into one buffer owned by the model (m->packed); the file pages they came from are
+/* Interleaves every loaded tensor the architecture marks CL_T_REPACK (not token_embd,
+ * which is also read by row for embedding lookups) whose type m's kernel set has a
+ * gemm8x for and whose row count is a multiple of 8, into one buffer owned by the model
+ * (m->packed), on `pool` (NULL: a temporary pool); the file pages they came from are
  * dropped from the resident set, so memory stays about the file size. Returns 0 or
- * CLLAMA_E_NOMEM (the model is then unchanged). CLLAMA_REPACK=0 in the environment
- * turns it off. */
-int cl_repack_model(cllama_model *m);
+ * CLLAMA_E_NOMEM (the model is then unchanged). */
+int cl_repack_model(cllama_model *m, cl_pool *pool);
 
 /* Writes t's rows (ne[1] a multiple of 8, type with an x8 layout) interleaved into dst
  * (row_bytes * ne[1] bytes), split across the pool; t itself is unchanged. */

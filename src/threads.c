@@ -29,8 +29,9 @@ typedef struct {
     _Alignas(64) atomic_ullong fb;
 } range_slot;
 
-struct cl_pool {
+struct cllama_threadpool {
     int n;
+    pthread_mutex_t run_mu; /* held by the thread whose task the pool runs */
     range_slot *slots; /* [n] */
     pthread_t *threads;
     atomic_uint generation; /* bumped once per task */
@@ -93,6 +94,7 @@ int cl_pool_init(int n_threads, cl_pool **out) {
         return cl_err(CLLAMA_E_NOMEM, "out of memory");
     }
     pthread_mutex_init(&p->mu, NULL);
+    pthread_mutex_init(&p->run_mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     for (int i = 1; i < n_threads; i++) {
         worker_arg *wa = malloc(sizeof *wa);
@@ -116,6 +118,7 @@ void cl_pool_free(cl_pool *p) {
     pthread_mutex_unlock(&p->mu);
     for (int i = 1; i < p->n; i++) pthread_join(p->threads[i], NULL);
     pthread_mutex_destroy(&p->mu);
+    pthread_mutex_destroy(&p->run_mu);
     pthread_cond_destroy(&p->cv);
     free(p->threads);
     free(p->slots);
@@ -124,7 +127,8 @@ void cl_pool_free(cl_pool *p) {
 
 int cl_pool_size(const cl_pool *p) { return p->n; }
 
-void cl_pool_run(cl_pool *p, cl_task_fn fn, void *arg) {
+/* Runs fn on every thread; the caller holds run_mu. */
+static void run_locked(cl_pool *p, cl_task_fn fn, void *arg) {
     if (p->n == 1) {
         fn(arg, 0, 1);
         return;
@@ -138,6 +142,12 @@ void cl_pool_run(cl_pool *p, cl_task_fn fn, void *arg) {
     pthread_mutex_unlock(&p->mu);
     fn(arg, 0, p->n);
     while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) cpu_relax();
+}
+
+void cl_pool_run(cl_pool *p, cl_task_fn fn, void *arg) {
+    pthread_mutex_lock(&p->run_mu);
+    run_locked(p, fn, arg);
+    pthread_mutex_unlock(&p->run_mu);
 }
 
 typedef struct {
@@ -192,13 +202,15 @@ void cl_pool_run_ranges(cl_pool *p, int64_t n_items, cl_item_fn fn, void *arg) {
         cl_pool_run_items(p, n_items, fn, arg);
         return;
     }
+    pthread_mutex_lock(&p->run_mu);
     for (int i = 0; i < p->n; i++) {
         int64_t lo, hi;
         cl_split(n_items, i, p->n, 1, &lo, &hi);
         atomic_store_explicit(&p->slots[i].fb, (unsigned long long)hi << 32 | (unsigned long long)lo, memory_order_relaxed);
     }
     ranges_job j = {p, fn, arg};
-    cl_pool_run(p, ranges_task, &j);
+    run_locked(p, ranges_task, &j);
+    pthread_mutex_unlock(&p->run_mu);
 }
 
 void cl_split(int64_t n, int ith, int nth, int64_t align, int64_t *lo, int64_t *hi) {
@@ -239,3 +251,13 @@ int cl_default_threads(void) {
     if (cores <= 0 || cores > online) cores = online > 0 ? (int)online : 1;
     return cores;
 }
+
+int cllama_default_threads(void) { return cl_default_threads(); }
+
+int cllama_threadpool_init(int n_threads, cllama_threadpool **out) {
+    if (!out) return cl_err(CLLAMA_E_INVALID, "cllama_threadpool_init: no output pointer");
+    return cl_pool_init(n_threads > 0 ? n_threads : cl_default_threads(), out);
+}
+
+void cllama_threadpool_free(cllama_threadpool *pool) { cl_pool_free(pool); }
+int cllama_threadpool_n_threads(const cllama_threadpool *pool) { return pool->n; }

@@ -1,12 +1,17 @@
 /* A fixed pool of worker threads that run one task at a time on all threads.
  * Workers spin briefly between tasks (layers dispatch many small tasks per token),
- * then sleep on a condition variable so an idle pool costs no CPU. */
+ * then sleep on a condition variable so an idle pool costs no CPU. The public
+ * cllama_threadpool is this pool. Several threads may submit tasks at once (contexts
+ * sharing a pool): each run takes the pool for its duration, so their tasks
+ * interleave, one at a time. */
 #ifndef CL_THREADS_H
 #define CL_THREADS_H
 
 #include <stdint.h>
 
-typedef struct cl_pool cl_pool;
+#include "cllama.h"
+
+typedef struct cllama_threadpool cl_pool;
 
 /* fn(arg, ith, nth) runs once on each of nth threads; ith = 0 is the caller. */
 typedef void (*cl_task_fn)(void *arg, int ith, int nth);

@@ -41,17 +41,4 @@ int cl_vocab_tokenize(const cl_vocab *v, const char *text, size_t len, int flags
 /* Contract as cllama_token_to_piece. */
 int cl_vocab_piece(const cl_vocab *v, int32_t id, char *buf, int cap);
 
-/* Streaming output: holds back an incomplete UTF-8 sequence at the end of a piece until
- * the bytes that complete it arrive, so a terminal never shows half a character. */
-typedef struct {
-    char pending[4];
-    int n_pending;
-} cl_utf8_stream;
-
-/* Appends `n` bytes; writes what is complete to `out` (capacity >= n + 4) and returns
- * its length. Invalid sequences are passed through unchanged. */
-int cl_utf8_stream_push(cl_utf8_stream *s, const char *in, int n, char *out);
-/* Whatever is still held back (at end of generation). */
-int cl_utf8_stream_flush(cl_utf8_stream *s, char *out);
-
 #endif

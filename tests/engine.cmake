@@ -8,8 +8,7 @@ set(GOLDEN_MODELS
   "tiny-llama2-s1-q4_k_m:0.18"
   "tiny-llama3-s1-q4_k_m:0.18")
 
-add_executable(test_golden test_golden.c)
-target_link_libraries(test_golden PRIVATE cllama PkgConfig::CJSON)
+cl_add_api_test(test_golden NO_TEST SOURCES test_golden.c LIBS PkgConfig::CJSON)
 foreach(entry ${GOLDEN_MODELS})
   string(REPLACE ":" ";" parts ${entry})
   list(GET parts 0 model)

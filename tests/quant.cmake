@@ -1,10 +1,8 @@
 # Weight block formats and dot kernels.
-cl_add_test(test_kernels SOURCES test_kernels.c)
+cl_add_unit_test(test_kernels SOURCES test_kernels.c)
 
 # Block layouts against the gguf Python package (skipped when it is not installed).
-add_executable(quant_dump quant_dump.c)
-target_include_directories(quant_dump PRIVATE ${CMAKE_SOURCE_DIR}/src)
-target_link_libraries(quant_dump PRIVATE cllama)
+cl_add_unit_test(quant_dump NO_TEST SOURCES quant_dump.c)
 find_package(Python3 COMPONENTS Interpreter)
 if(Python3_Interpreter_FOUND)
   add_test(NAME test_quant_ref

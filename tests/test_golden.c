@@ -116,8 +116,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "malformed %s\n", argv[2]);
         return 1;
     }
+    /* The CLI's documented overrides (scripts/test-arm.sh runs this once per NEON set). */
+    cllama_model_params mp = cllama_model_default_params();
+    mp.kernels = getenv("CLLAMA_ISA");
+    mp.no_repack = getenv("CLLAMA_REPACK") && !strcmp(getenv("CLLAMA_REPACK"), "0");
     cllama_model *m;
-    if (cllama_model_load(argv[1], NULL, &m)) {
+    if (cllama_model_load(argv[1], &mp, &m)) {
         fprintf(stderr, "load: %s\n", cllama_last_error());
         return 1;
     }
@@ -175,9 +179,11 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
-    printf("%s: %d prompt positions (worst top-10 deviation %.4f std), last row max %.4f / rms %.4f std, "
+    cllama_model_desc desc;
+    cllama_model_describe(m, &desc);
+    printf("%s (kernels %s): %d prompt positions (worst top-10 deviation %.4f std), last row max %.4f / rms %.4f std, "
            "%d greedy steps (worst %.4f std), %d ties, tolerance %.3f std, %d threads: %s\n",
-           argv[1], n, prompt_worst, maxdev, rms, n_greedy, worst, ties, tol, threads, fails ? "FAIL" : "ok");
+           argv[1], desc.kernels, n, prompt_worst, maxdev, rms, n_greedy, worst, ties, tol, threads, fails ? "FAIL" : "ok");
     free(step);
     free(logits);
     free(ids);

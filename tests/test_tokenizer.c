@@ -11,6 +11,7 @@
 #include "cllama.h"
 #include "gguf.h"
 #include "gguf_write.h"
+#include "detok.h"
 #include "tokenizer.h"
 
 static int fails, checks;
@@ -339,19 +340,28 @@ static void test_stream(void) {
         ol += (size_t)cl_utf8_stream_flush(&s, out + ol);
         CHECK(ok && ol == n && !memcmp(out, text, n), "utf8 stream with %zu-byte chunks never splits a character", chunk);
     }
-    /* invalid bytes pass through; a dangling lead byte comes out at flush */
+    /* Only valid UTF-8 comes out: each maximal ill-formed subpart becomes U+FFFD (what
+     * Python's bytes.decode(errors="replace") gives); an incomplete character is held,
+     * and at the end of the stream becomes U+FFFD too. */
+#define FFFD "\xef\xbf\xbd"
     cl_utf8_stream s = {0};
-    char out[32];
+    char out[64];
     int w = cl_utf8_stream_push(&s, "\xff" "a\x80", 3, out);
-    CHECK(w == 3 && !memcmp(out, "\xff" "a\x80", 3), "utf8 stream passes invalid bytes through");
+    CHECK(w == 7 && !memcmp(out, FFFD "a" FFFD, 7), "utf8 stream replaces stray bytes with U+FFFD");
     w = cl_utf8_stream_push(&s, "b\xe2", 2, out);
     CHECK(w == 1 && out[0] == 'b', "utf8 stream holds back a lead byte");
     w = cl_utf8_stream_push(&s, "c", 1, out);
-    CHECK(w == 2 && !memcmp(out, "\xe2" "c", 2), "utf8 stream releases an interrupted sequence as is");
+    CHECK(w == 4 && !memcmp(out, FFFD "c", 4), "utf8 stream replaces an interrupted sequence");
     w = cl_utf8_stream_push(&s, "\xf0\x9f", 2, out);
     CHECK(w == 0, "utf8 stream holds two bytes of four");
     w = cl_utf8_stream_flush(&s, out);
-    CHECK(w == 2 && !memcmp(out, "\xf0\x9f", 2), "utf8 stream flush gives what is held back");
+    CHECK(w == 3 && !memcmp(out, FFFD, 3), "utf8 stream flush replaces what is held back");
+    /* overlong, surrogate, above U+10FFFF: "\xe0\x80" is two subparts, "\xed\xa0" two,
+     * "\xf4\x90" two (the second byte is outside the lead's range) */
+    w = cl_utf8_stream_push(&s, "\xe0\x80|\xed\xa0|\xf4\x90|\xe2\x82\xac", 12, out);
+    CHECK(w == 24 && !memcmp(out, FFFD FFFD "|" FFFD FFFD "|" FFFD FFFD "|\xe2\x82\xac", 24),
+          "utf8 stream: overlong, surrogate and out-of-range leads replaced per byte, the euro sign kept");
+#undef FFFD
 }
 
 /* Token pieces of a text with multi-byte characters split over byte tokens. */
@@ -361,7 +371,7 @@ static void test_stream_tokens(const cl_vocab *v, const char *name) {
     int n;
     int32_t *ids = tok(v, text, sizeof text - 1, 0, &n);
     cl_utf8_stream s = {0};
-    char out[8192], piece[256], tmp[260];
+    char out[8192], piece[256], tmp[3 * (256 + 3)];
     size_t ol = 0;
     int ok = 1;
     for (int i = 0; i < n; i++) {

@@ -1,6 +1,6 @@
 # Tokenizer: llama.cpp's tokenizer cases on the Llama 2 / Llama 3 vocabularies, round
 # trips, special tokens, BOS, invalid UTF-8, UTF-8 streaming, hostile vocabularies.
-cl_add_test(test_tokenizer SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_tokenizer.c ARGS ${TESTDATA})
+cl_add_unit_test(test_tokenizer SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_tokenizer.c ARGS ${TESTDATA})
 
 # The CLI: output formats and exit codes (1 runtime error, 2 usage error).
 set(TOK_V2 ${TESTDATA}/vocab/llama2-vocab.gguf)

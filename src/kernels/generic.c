@@ -319,29 +319,47 @@ const cl_kernels *cl_kernels_neon(void) { return NULL; }
 const cl_kernels *cl_kernels_neon_dotprod(void) { return NULL; }
 #endif
 
+/* Every set, best first: the automatic choice is the first this build and CPU run. */
+static const struct {
+    const char *name;
+    const cl_kernels *(*get)(void);
+} sets[] = {
+    {"avx512", cl_kernels_avx512}, {"avx2", cl_kernels_avx2},   {"neon-dotprod", cl_kernels_neon_dotprod},
+    {"neon", cl_kernels_neon},     {"generic", cl_kernels_generic},
+};
+#define N_SETS (int)(sizeof sets / sizeof *sets)
+
 static const cl_kernels *chosen;
+static char usable[64];
 
 static void choose(void) {
-    const char *want = getenv("CLLAMA_ISA");
-    const cl_kernels *k = NULL;
-    if (want && *want) {
-        if (!strcmp(want, "avx512")) k = cl_kernels_avx512();
-        else if (!strcmp(want, "avx2")) k = cl_kernels_avx2();
-        else if (!strcmp(want, "neon")) k = cl_kernels_neon();
-        else if (!strcmp(want, "neon-dotprod")) k = cl_kernels_neon_dotprod();
-        else if (!strcmp(want, "generic")) k = cl_kernels_generic();
-        if (!k) fprintf(stderr, "cllama: CLLAMA_ISA=%s is not available here; choosing automatically\n", want);
+    size_t len = 0;
+    for (int i = 0; i < N_SETS; i++) {
+        const cl_kernels *k = sets[i].get();
+        if (!k) continue;
+        if (!chosen) chosen = k;
+        size_t n = strlen(sets[i].name);
+        if (len + n + 2 > sizeof usable) continue;
+        if (len) usable[len++] = ' ';
+        memcpy(usable + len, sets[i].name, n + 1);
+        len += n;
     }
-    if (!k) k = cl_kernels_avx512();
-    if (!k) k = cl_kernels_avx2();
-    if (!k) k = cl_kernels_neon_dotprod();
-    if (!k) k = cl_kernels_neon();
-    if (!k) k = cl_kernels_generic();
-    chosen = k;
 }
 
 const cl_kernels *cl_kernels_get(void) {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, choose);
     return chosen;
+}
+
+const cl_kernels *cl_kernels_find(const char *name) {
+    if (!name || !*name) return cl_kernels_get();
+    for (int i = 0; i < N_SETS; i++)
+        if (!strcmp(sets[i].name, name)) return sets[i].get();
+    return NULL;
+}
+
+const char *cllama_kernel_sets(void) {
+    cl_kernels_get();
+    return usable;
 }

@@ -64,9 +64,11 @@ typedef struct {
     void (*axpy_f16)(int64_t n, int nr, const float *a, const cl_f16 *x, float *y);
 } cl_kernels;
 
-/* The best kernels for this CPU. CLLAMA_ISA=generic|avx2|avx512|neon|neon-dotprod in the environment
- * forces a set (for tests and benchmarks). */
+/* The best kernels for this CPU. */
 const cl_kernels *cl_kernels_get(void);
+/* The set called `name` ("generic", "avx2", "avx512", "neon", "neon-dotprod"; NULL or
+ * "": cl_kernels_get()), NULL if unknown or this build or CPU lacks it. */
+const cl_kernels *cl_kernels_find(const char *name);
 /* A specific set, or NULL if this build or CPU lacks it. */
 const cl_kernels *cl_kernels_generic(void);
 const cl_kernels *cl_kernels_avx2(void);

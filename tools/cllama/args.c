@@ -123,3 +123,25 @@ void str_copy(char *dst, size_t n, const char *src) {
     memcpy(dst, src, k);
     dst[k] = 0;
 }
+
+cllama_model_params cli_model_params(void) {
+    cllama_model_params p = cllama_model_default_params();
+    const char *isa = getenv("CLLAMA_ISA"), *repack = getenv("CLLAMA_REPACK");
+    if (isa && *isa) p.kernels = isa;
+    if (repack && !strcmp(repack, "0")) p.no_repack = 1;
+    return p;
+}
+
+static void log_stderr(int level, const char *msg, void *user) {
+    if (level > *(int *)user) return;
+    static const char *names[] = {"", "error", "warning", "info", "debug"};
+    fprintf(stderr, "cllama: %s: %s\n", names[level >= 1 && level <= 4 ? level : 0], msg);
+}
+
+void cli_log_init(void) {
+    static int max_level = CLLAMA_LOG_WARN;
+    const char *v = getenv("CLLAMA_LOG");
+    if (v && !strcmp(v, "info")) max_level = CLLAMA_LOG_INFO;
+    else if (v && !strcmp(v, "debug")) max_level = CLLAMA_LOG_DEBUG;
+    cllama_log_set(log_stderr, &max_level);
+}

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cllama.h"
+
 #define EXIT_USAGE 2
 #define EXIT_RUNTIME 1
 
@@ -30,5 +32,14 @@ void str_copy(char *dst, size_t n, const char *src);
 
 /* Reads a whole file into a malloc'd NUL-terminated buffer; NULL on error (errno set). */
 char *read_file(const char *path, size_t *len);
+
+/* Model params for the CLI: the library's defaults with the documented environment
+ * overrides applied (CLLAMA_ISA=generic|avx2|avx512|neon|neon-dotprod forces a kernel
+ * set; CLLAMA_REPACK=0 keeps every weight in the file mapping). */
+cllama_model_params cli_model_params(void);
+
+/* The library's log on stderr: warnings and errors, and information too when
+ * CLLAMA_LOG=info (or debug). Installed by main. */
+void cli_log_init(void);
 
 #endif

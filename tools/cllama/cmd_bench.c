@@ -11,11 +11,8 @@
 #include "args.h"
 #include "bench.h"
 #include "cllama.h"
+#include "cllama_toolkit.h"
 #include "commands.h"
-#include "gguf_write.h"
-#include "model.h"
-#include "synth.h"
-#include "threads.h"
 
 static const char *HELP =
     "usage: cllama bench [options]\n"
@@ -102,14 +99,6 @@ static int add_ints(const char *cmd, const char *flag, const char *v, int *dst, 
     return 0;
 }
 
-static const char *ftype_name(uint32_t ft) {
-    static const char *names[] = {"F32", "F16", "Q4_0", "Q4_1", NULL, NULL, NULL, "Q8_0", "Q5_0", "Q5_1",
-                                  "Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L", "Q4_K_S", "Q4_K_M", "Q5_K_S",
-                                  "Q5_K_M", "Q6_K"};
-    if (ft < sizeof names / sizeof *names && names[ft]) return names[ft];
-    return ft == 32 ? "BF16" : "mixed";
-}
-
 /* Times one test: n_prompt tokens in one batch then n_gen single tokens, from an
  * empty cache, each eval computing the logits of its last position (the output
  * projection is part of every generated token's cost, as in llama-bench). Returns wall
@@ -174,13 +163,13 @@ int cmd_bench(int argc, char **argv) {
             fputs(HELP, stdout);
             return 0;
         } else if (!strcmp(a, "--list-shapes")) {
-            cl_shape s;
+            cllama_shape s;
             printf("| shape | n_vocab | n_embd | n_layer | n_head | n_head_kv | n_ff | rope base | tied | source |\n");
             printf("|---|---|---|---|---|---|---|---|---|---|\n");
-            for (int k = 0; !cl_shape_at(k, &s); k++)
+            for (int k = 0; !cllama_shape_at(k, &s); k++)
                 printf("| %s | %d | %d | %d | %d | %d | %d | %g | %s | %s |\n", s.name, s.n_vocab, s.n_embd, s.n_layer,
                        s.n_head, s.n_head_kv, s.n_ff, s.rope_base, s.tied ? "yes" : "no", s.source);
-            printf("\nquantizations: %s\n", cl_scheme_list());
+            printf("\nquantizations: %s\n", cllama_scheme_list());
             return 0;
         }
         if (!(v = arg_value(cmd, argc, argv, &i))) return EXIT_USAGE;
@@ -211,8 +200,8 @@ int cmd_bench(int argc, char **argv) {
         char name[64], *colon;
         str_copy(name, sizeof name, specs[i].spec);
         if ((colon = strchr(name, ':'))) *colon = 0;
-        cl_shape s;
-        if (cl_shape_find(name, &s) || (colon && cl_scheme_check(colon + 1)))
+        cllama_shape s;
+        if (cllama_shape_find(name, &s) || (colon && cllama_scheme_check(colon + 1)))
             return usage_error(cmd, "%s", cllama_last_error());
     }
     int defaults = n_specs == 0;
@@ -227,7 +216,7 @@ int cmd_bench(int argc, char **argv) {
     if (!n_pp && !n_tg && !n_pgv) pp[n_pp++] = 512, tg[n_tg++] = 128;
     if (reps < 0) reps = 5;
     if (!fmt) fmt = "md";
-    if (!n_th) th[n_th++] = cl_default_threads();
+    if (!n_th) th[n_th++] = cllama_default_threads();
 
     test_spec tests[3 * MAX_ITEMS];
     int n_tests = 0;
@@ -248,10 +237,11 @@ int cmd_bench(int argc, char **argv) {
     int n_rows = 0, status = 0;
     double t_start = now_ns();
     uint64_t rng = 0x853c49e6748fea9bull;
+    cllama_model_params mp = cli_model_params();
     for (int si = 0; si < n_specs; si++) {
         bench_row base = {0};
-        cl_hparams hp;
-        cl_shape shape;
+        cllama_hparams hp;
+        cllama_shape shape;
         char quant[16] = "Q4_0";
         cllama_model *model = NULL;
         uint8_t *img = NULL;
@@ -264,30 +254,34 @@ int cmd_bench(int argc, char **argv) {
                 *colon = 0;
                 str_copy(quant, sizeof quant, colon + 1);
             }
-            cl_shape_find(name, &shape);
-            cl_shape_hparams(&shape, &hp);
-            cl_synth_size(&shape, quant, &base.params, &base.size);
+            cllama_shape_find(name, &shape);
+            cllama_shape_hparams(&shape, &hp);
+            cllama_synth_size(&shape, quant, &base.params, &base.size);
             snprintf(base.model, sizeof base.model, "%s (synthetic)", shape.name);
             weights = base.size;
         } else {
             str_copy(base.path, sizeof base.path, specs[si].spec);
-            if (cllama_model_load(specs[si].spec, NULL, &model)) {
+            if (cllama_model_load(specs[si].spec, &mp, &model)) {
                 status = runtime_error(cmd, "%s", cllama_last_error());
                 continue;
             }
-            hp = model->hp;
-            base.params = model->n_params;
-            base.size = model->weight_bytes;
-            weights = cl_gguf_file_size(model->gguf);
+            cllama_model_desc d;
+            cllama_model_describe(model, &d);
+            hp = d.hp;
+            base.params = d.n_params;
+            base.size = d.weight_bytes;
+            weights = d.file_bytes;
             const char *slash = strrchr(specs[si].spec, '/');
-            str_copy(base.model, sizeof base.model, model->name[0] ? model->name : slash ? slash + 1 : specs[si].spec);
-            uint32_t ft;
-            str_copy(quant, sizeof quant, cl_gguf_get_u32(model->gguf, "general.file_type", &ft) == 1 ? ftype_name(ft) : "mixed");
+            str_copy(base.model, sizeof base.model, d.name[0] ? d.name : slash ? slash + 1 : specs[si].spec);
+            str_copy(quant, sizeof quant, d.file_type);
         }
         str_copy(base.quant, sizeof base.quant, quant);
         int max_th = 1;
         for (int k = 0; k < n_th; k++) max_th = th[k] > max_th ? th[k] : max_th;
-        base.mem_needed = weights + cl_context_bytes(&hp, max_ctx, max_th);
+        cllama_context_params est = cllama_context_default_params();
+        est.n_ctx = max_ctx;
+        est.n_threads = max_th;
+        base.mem_needed = weights + cllama_context_bytes(&hp, &est);
         base.mem_avail = mem_limit ? mem_limit : mem_available();
         base.fits = base.mem_needed <= base.mem_avail;
         if (!base.fits)
@@ -296,10 +290,10 @@ int cmd_bench(int argc, char **argv) {
         if (base.fits && specs[si].is_shape) {
             fprintf(stderr, "bench: generating %s:%s (%.2f GiB of weights)...\n", shape.name, quant, weights / 1073741824.0);
             double t0 = now_ns();
-            if (cl_synth_build(&shape, quant, max_th, 42, &img, &img_size) ||
-                cl_model_load_buffer(img, img_size, NULL, &model)) {
+            if (cllama_synth_build(&shape, quant, max_th, 42, &img, &img_size) ||
+                cllama_model_load_buffer(img, img_size, &mp, &model)) {
                 status = runtime_error(cmd, "%s", cllama_last_error());
-                cl_gw_buffer_free(img, img_size);
+                cllama_synth_free(img, img_size);
                 continue;
             }
             fprintf(stderr, "bench: generated in %.1f s\n", (now_ns() - t0) * 1e-9);
@@ -345,7 +339,7 @@ int cmd_bench(int argc, char **argv) {
             cllama_context_free(ctx);
         }
         cllama_model_free(model);
-        cl_gw_buffer_free(img, img_size);
+        cllama_synth_free(img, img_size);
     }
     if (!strcmp(fmt, "md")) bench_print_md(stdout, rows, n_rows);
     else if (!strcmp(fmt, "csv")) bench_print_csv(stdout, rows, n_rows);

@@ -28,9 +28,10 @@ int cmd_info(int argc, char **argv) {
     }
     if (!path) return usage_error("info", "no model given");
     cllama_model *m;
-    if (cllama_model_load(path, NULL, &m)) {
+    cllama_model_params mp = cli_model_params();
+    if (cllama_model_load(path, &mp, &m)) {
         /* A file without all weights (e.g. a vocabulary) can still be described. */
-        cllama_model_params p = cllama_model_default_params();
+        cllama_model_params p = cli_model_params();
         p.vocab_only = 1;
         char why[512];
         snprintf(why, sizeof why, "%s", cllama_last_error());

@@ -9,11 +9,8 @@
 
 #include "args.h"
 #include "cllama.h"
+#include "cllama_toolkit.h"
 #include "commands.h"
-#include "limits.h"
-#include "model.h"
-#include "probe.h"
-#include "synth.h"
 
 static const char *HELP =
     "usage: cllama limits [-m MODEL | --shape NAME:QUANT ...] [--device NAME ...] [--ctx N] [--depth N]\n"
@@ -32,17 +29,17 @@ static const char *HELP =
 
 typedef struct {
     char label[96], shape[32], quant[16];
-    cl_hparams hp;
+    cllama_hparams hp;
     uint64_t params, bytes;
 } lmodel;
 
 typedef struct {
     const lmodel *m;
-    const cl_device *d;
+    const cllama_device *d;
     double mem_gb, usable, tg_ceil, pp_ceil, tg_meas, pp_meas;
     const char *meas_kind; /* "reported", "measured" or NULL */
     int fits;
-    cl_cost cost;
+    cllama_cost cost;
 } lrow;
 
 static int load_model_spec(const char *cmd, const char *spec, int is_shape, lmodel *out) {
@@ -55,37 +52,41 @@ static int load_model_spec(const char *cmd, const char *spec, int is_shape, lmod
             *colon = 0;
             str_copy(out->quant, sizeof out->quant, colon + 1);
         }
-        cl_shape s;
-        if (cl_shape_find(name, &s) || cl_scheme_check(out->quant)) return usage_error(cmd, "%s", cllama_last_error());
-        cl_shape_hparams(&s, &out->hp);
-        cl_synth_size(&s, out->quant, &out->params, &out->bytes);
+        cllama_shape s;
+        if (cllama_shape_find(name, &s) || cllama_scheme_check(out->quant)) return usage_error(cmd, "%s", cllama_last_error());
+        cllama_shape_hparams(&s, &out->hp);
+        cllama_synth_size(&s, out->quant, &out->params, &out->bytes);
         str_copy(out->shape, sizeof out->shape, s.name);
         str_copy(out->label, sizeof out->label, s.name);
         return 0;
     }
     cllama_model *m;
-    if (cllama_model_load(spec, NULL, &m)) return runtime_error(cmd, "%s", cllama_last_error());
-    out->hp = m->hp;
-    out->params = m->n_params;
-    out->bytes = m->weight_bytes;
-    str_copy(out->label, sizeof out->label, m->name[0] ? m->name : spec);
+    cllama_model_params mp = cli_model_params();
+    mp.no_repack = 1; /* only the description is needed */
+    if (cllama_model_load(spec, &mp, &m)) return runtime_error(cmd, "%s", cllama_last_error());
+    cllama_model_desc d;
+    cllama_model_describe(m, &d);
+    out->hp = d.hp;
+    out->params = d.n_params;
+    out->bytes = d.weight_bytes;
+    str_copy(out->label, sizeof out->label, d.name[0] ? d.name : spec);
     str_copy(out->quant, sizeof out->quant, "file");
     cllama_model_free(m);
     return 0;
 }
 
-static void host_device(cl_device *d, int quiet) {
-    cl_host h;
-    cl_host_info(&h);
+static void host_device(cllama_device *d, int quiet) {
+    cllama_host h;
+    cllama_host_info(&h);
     memset(d, 0, sizeof *d);
     if (!quiet) fprintf(stderr, "limits: probing this host (read bandwidth, FP32 FMA and 8-bit MAC throughput)...\n");
     str_copy(d->name, sizeof d->name, "host");
     snprintf(d->label, sizeof d->label, "this host (%.40s, %d cores)", h.cpu, h.cores);
     str_copy(d->kind, sizeof d->kind, "host");
-    d->bw_gbs = cl_probe_read_bw(h.cores, 1ull << 30, 5);
-    d->fp32_tflops = cl_probe_flops(h.cores) / 1e3;
+    d->bw_gbs = cllama_probe_read_bw(h.cores, 1ull << 30, 5);
+    d->fp32_tflops = cllama_probe_flops(h.cores) / 1e3;
     d->fp16_tflops = d->fp32_tflops;
-    d->int8_tops = cl_probe_int8(h.cores) / 1e3;
+    d->int8_tops = cllama_probe_int8(h.cores) / 1e3;
     d->mem_gb[0] = h.mem_avail / 1e9;
     d->n_mem = 1;
     d->cores = h.cores;
@@ -116,7 +117,7 @@ static void bench_figures(const cJSON *bench, const lmodel *m, double *pp, doubl
  * whatever the weights; a CPU engine multiplies quantized weights as 8-bit integers
  * against 8-bit activations (where the 8-bit peak was probed, on this host) and float
  * weights in FP32. */
-static double peak_tflops(const cl_device *d, const char *quant) {
+static double peak_tflops(const cllama_device *d, const char *quant) {
     int cpu = !strcmp(d->kind, "host") || !strcmp(d->kind, "cpu");
     if (!cpu) return d->fp16_tflops > 0 ? d->fp16_tflops : d->fp32_tflops;
     int is_float = quant[0] == 'F' || !strncmp(quant, "BF", 2);
@@ -124,18 +125,18 @@ static double peak_tflops(const cl_device *d, const char *quant) {
 }
 
 static void compute_row(lrow *r, int n_ctx, int depth, const cJSON *bench) {
-    const cl_device *d = r->d;
-    cl_cost_model(&r->m->hp, r->m->params, r->m->bytes, n_ctx, depth, &r->cost);
+    const cllama_device *d = r->d;
+    cllama_cost_model(&r->m->hp, r->m->params, r->m->bytes, n_ctx, depth, &r->cost);
     /* The largest memory size offered decides whether the device can run it at all. */
     r->mem_gb = 0;
     for (int i = 0; i < d->n_mem; i++) r->mem_gb = d->mem_gb[i] > r->mem_gb ? d->mem_gb[i] : r->mem_gb;
-    r->usable = cl_device_usable_bytes(d, r->mem_gb);
+    r->usable = cllama_device_usable_bytes(d, r->mem_gb);
     if (!strcmp(d->kind, "apple"))
         for (int i = 0; i < d->n_mem; i++) /* the smallest configuration that fits */
-            if (cl_device_usable_bytes(d, d->mem_gb[i]) >= r->cost.mem_needed &&
-                cl_device_usable_bytes(d, d->mem_gb[i]) < r->usable) {
+            if (cllama_device_usable_bytes(d, d->mem_gb[i]) >= r->cost.mem_needed &&
+                cllama_device_usable_bytes(d, d->mem_gb[i]) < r->usable) {
                 r->mem_gb = d->mem_gb[i];
-                r->usable = cl_device_usable_bytes(d, d->mem_gb[i]);
+                r->usable = cllama_device_usable_bytes(d, d->mem_gb[i]);
             }
     r->fits = r->usable >= r->cost.mem_needed;
     r->tg_ceil = d->bw_gbs * 1e9 / r->cost.bytes_per_token;
@@ -146,7 +147,7 @@ static void compute_row(lrow *r, int n_ctx, int depth, const cJSON *bench) {
     if (!strcmp(d->kind, "host")) {
         if (bench) bench_figures(bench, r->m, &r->pp_meas, &r->tg_meas);
         if (r->pp_meas || r->tg_meas) r->meas_kind = "measured";
-    } else if (cl_reported(d, r->m->shape, r->m->quant, &r->pp_meas, &r->tg_meas)) {
+    } else if (cllama_reported(d, r->m->shape, r->m->quant, &r->pp_meas, &r->tg_meas)) {
         r->meas_kind = "reported";
     }
 }
@@ -269,14 +270,14 @@ static int write_roofline(const char *path, const lrow *rows, int n) {
     fprintf(f, "<text x=\"18\" y=\"%d\" transform=\"rotate(-90 18 %d)\" text-anchor=\"middle\">GFLOPS</text>\n",
             (T + H - B) / 2, (T + H - B) / 2);
     static const char *colors[] = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#b07aa1"};
-    const cl_device *seen[MAX_N];
+    const cllama_device *seen[MAX_N];
     int n_seen = 0;
     for (int i = 0; i < n; i++) {
         int k;
         for (k = 0; k < n_seen && seen[k] != rows[i].d; k++) {}
         if (k == n_seen) seen[n_seen++] = rows[i].d;
         const char *c = colors[k % 6];
-        const cl_device *d = rows[i].d;
+        const cllama_device *d = rows[i].d;
         const lrow *r = &rows[i];
         double peak = peak_tflops(d, r->m->quant) * 1e3;
         if (k == n_seen - 1 && peak > 0) {
@@ -312,10 +313,10 @@ int cmd_limits(int argc, char **argv) {
             return 0;
         }
         if (!strcmp(a, "--list-devices")) {
-            cl_device d;
+            cllama_device d;
             printf("| name | device | kind | GB/s | memory (GB) | cores | FP16 TFLOPS | FP32 TFLOPS | source |\n");
             printf("|---|---|---|---|---|---|---|---|---|\n");
-            for (int k = 0; !cl_device_at(k, &d); k++) {
+            for (int k = 0; !cllama_device_at(k, &d); k++) {
                 char mem[64] = "";
                 for (int j = 0; j < d.n_mem; j++)
                     snprintf(mem + strlen(mem), sizeof mem - strlen(mem), "%s%g", j ? ", " : "", d.mem_gb[j]);
@@ -350,10 +351,10 @@ int cmd_limits(int argc, char **argv) {
     if (!n_d)
         for (int i = 0; i < 4; i++) dspec[n_d++] = def_devices[i];
 
-    static cl_device devs[MAX_N];
+    static cllama_device devs[MAX_N];
     for (int i = 0; i < n_d; i++) {
         if (!strcmp(dspec[i], "host")) host_device(&devs[i], !strcmp(fmt, "json"));
-        else if (cl_device_find(dspec[i], &devs[i])) return usage_error(cmd, "%s", cllama_last_error());
+        else if (cllama_device_find(dspec[i], &devs[i])) return usage_error(cmd, "%s", cllama_last_error());
     }
     static lmodel models[MAX_N];
     for (int i = 0; i < n_m; i++) {

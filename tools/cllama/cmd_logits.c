@@ -47,7 +47,8 @@ int cmd_logits(int argc, char **argv) {
     float *logits = NULL;
     int n = 0, rc = EXIT_RUNTIME;
     FILE *f = NULL;
-    if (cllama_model_load(po.model, NULL, &m)) {
+    cllama_model_params mp = cli_model_params();
+    if (cllama_model_load(po.model, &mp, &m)) {
         runtime_error(cmd, "%s", cllama_last_error());
         goto done;
     }

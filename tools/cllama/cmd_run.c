@@ -8,7 +8,6 @@
 #include "cllama.h"
 #include "commands.h"
 #include "prompt.h"
-#include "tokenizer.h"
 
 static const char *HELP =
     "usage: cllama run -m MODEL (-p TEXT | -f FILE | --ids 1,2,3) [options]\n"
@@ -33,14 +32,19 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Writes a token's bytes through the UTF-8 holdback so no half character is shown. */
-static void emit(const cllama_model *m, cl_utf8_stream *us, int32_t id) {
-    char piece[256], out[256 + 8];
-    int k = cllama_token_to_piece(m, id, piece, (int)sizeof piece);
-    if (k <= 0) return;
-    int w = cl_utf8_stream_push(us, piece, k, out);
+/* Writes a token's text through the streaming detokenizer: no half character shown. */
+static void emit(cllama_detok *d, int32_t id) {
+    char out[1024];
+    int w = cllama_detok_push(d, id, out, (int)sizeof out);
+    if (w <= 0) return;
     fwrite(out, 1, (size_t)w, stdout);
     fflush(stdout);
+}
+
+static void emit_flush(cllama_detok *d) {
+    char tail[8];
+    int w = cllama_detok_flush(d, tail, (int)sizeof tail);
+    if (w > 0) fwrite(tail, 1, (size_t)w, stdout);
 }
 
 int cmd_run(int argc, char **argv) {
@@ -98,7 +102,8 @@ int cmd_run(int argc, char **argv) {
     int32_t *ids = NULL;
     float *logits = NULL;
     int n = 0, rc = EXIT_RUNTIME;
-    if (cllama_model_load(po.model, NULL, &m)) {
+    cllama_model_params mp = cli_model_params();
+    if (cllama_model_load(po.model, &mp, &m)) {
         runtime_error(cmd, "%s", cllama_last_error());
         goto done;
     }
@@ -138,13 +143,14 @@ int cmd_run(int argc, char **argv) {
     double t_prompt = now_s() - t0;
     if (!po.ids) {
         /* Echo the prompt as the model sees it, minus BOS. */
-        cl_utf8_stream us = {0};
+        cllama_detok pd;
+        cllama_detok_init(&pd, m, 0);
         for (int i = 0; i < n; i++)
-            if (ids[i] != cllama_token_bos(m) || i > 0) emit(m, &us, ids[i]);
-        char tail[8];
-        fwrite(tail, 1, (size_t)cl_utf8_stream_flush(&us, tail), stdout);
+            if (ids[i] != cllama_token_bos(m) || i > 0) emit(&pd, ids[i]);
+        emit_flush(&pd);
     }
-    cl_utf8_stream us = {0};
+    cllama_detok us;
+    cllama_detok_init(&us, m, 0);
     int n_done = 0;
     const char *stop = "length";
     t0 = now_s();
@@ -154,7 +160,7 @@ int cmd_run(int argc, char **argv) {
             stop = "end of generation token";
             break;
         }
-        emit(m, &us, id);
+        emit(&us, id);
         cllama_sampler_accept(smp, id);
         n_done++;
         if (cllama_context_n_past(ctx) >= ctx_len) {
@@ -168,8 +174,7 @@ int cmd_run(int argc, char **argv) {
         }
     }
     double t_gen = now_s() - t0;
-    char tail[8];
-    fwrite(tail, 1, (size_t)cl_utf8_stream_flush(&us, tail), stdout);
+    emit_flush(&us);
     fputc('\n', stdout);
     fflush(stdout);
     fprintf(stderr, "\nload:    %8.1f ms\n", t_load * 1e3);

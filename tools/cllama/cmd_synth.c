@@ -7,8 +7,7 @@
 #include "args.h"
 #include "cllama.h"
 #include "commands.h"
-#include "gguf_write.h"
-#include "synth.h"
+#include "cllama_toolkit.h"
 
 static const char *HELP =
     "usage: cllama synth --shape NAME[:QUANT] -o FILE.gguf [-t THREADS] [--seed S]\n"
@@ -43,17 +42,17 @@ int cmd_synth(int argc, char **argv) {
         *colon = 0;
         snprintf(quant, sizeof quant, "%s", colon + 1);
     }
-    cl_shape s;
-    if (cl_shape_find(name, &s) || cl_scheme_check(quant)) return usage_error(cmd, "%s", cllama_last_error());
+    cllama_shape s;
+    if (cllama_shape_find(name, &s) || cllama_scheme_check(quant)) return usage_error(cmd, "%s", cllama_last_error());
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     uint8_t *buf;
     size_t size;
-    if (cl_synth_build(&s, quant, threads, seed, &buf, &size)) return runtime_error(cmd, "%s", cllama_last_error());
+    if (cllama_synth_build(&s, quant, threads, seed, &buf, &size)) return runtime_error(cmd, "%s", cllama_last_error());
     FILE *f = fopen(out, "wb");
     int ok = f && fwrite(buf, 1, size, f) == size;
     if (f && fclose(f)) ok = 0;
-    cl_gw_buffer_free(buf, size);
+    cllama_synth_free(buf, size);
     if (!ok) {
         remove(out);
         return runtime_error(cmd, "cannot write %s", out);

@@ -8,8 +8,6 @@
 #include "args.h"
 #include "cllama.h"
 #include "commands.h"
-#include "model.h"
-#include "tokenizer.h"
 
 static const char *HELP =
     "usage: cllama tokenize -m MODEL (-p TEXT | -f FILE) [--ids] [--no-bos] [--special]\n"
@@ -88,7 +86,7 @@ int cmd_tokenize(int argc, char **argv) {
     } else {
         len = strlen(text);
     }
-    cllama_model_params mp = cllama_model_default_params();
+    cllama_model_params mp = cli_model_params();
     mp.vocab_only = 1;
     cllama_model *m;
     if (cllama_model_load(model, &mp, &m)) {
@@ -115,8 +113,8 @@ int cmd_tokenize(int argc, char **argv) {
             char piece[1024];
             int k = cllama_token_to_piece(m, ids[i], piece, (int)sizeof piece);
             int tl;
-            const char *raw = cl_vocab_token_text(m->vocab, ids[i], &tl);
-            int tt = cl_vocab_token_type(m->vocab, ids[i]);
+            const char *raw = cllama_token_text(m, ids[i], &tl);
+            int tt = cllama_token_type(m, ids[i]);
             printf("%d\t'", ids[i]);
             if (k == 0 && raw && tt != 1) put_escaped(raw, tl, stdout); /* control/unknown: show its text */
             else if (k > 0) put_escaped(piece, k, stdout);

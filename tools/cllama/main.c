@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "cllama.h"
 #include "commands.h"
 
 typedef struct {
@@ -22,7 +23,7 @@ static const command commands[] = {
 };
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: cllama COMMAND [options]   (cllama COMMAND -h for its options)\n\ncommands:\n");
+    fprintf(f, "usage: cllama COMMAND [options]   (cllama COMMAND -h for its options; cllama --version)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
 }
@@ -38,6 +39,11 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("cllama %s (commit %s; kernels: %s)\n", cllama_version(), cllama_build_commit(), cllama_kernel_sets());
+        return 0;
+    }
+    cli_log_init();
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "cllama: unknown command '%s' (see 'cllama -h')\n", argv[1]);

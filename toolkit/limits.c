@@ -1,4 +1,4 @@
-#include "limits.h"
+#include "cllama_toolkit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +25,7 @@ static int split_tabs(char *line, char **f, int max) {
 
 static double num(const char *s) { return strcmp(s, "-") ? atof(s) : 0; }
 
-static int parse_device(char *line, cl_device *d) {
+static int parse_device(char *line, cllama_device *d) {
     char *f[20];
     int n = split_tabs(line, f, 20);
     if (n < 15) return -1;
@@ -46,7 +46,7 @@ static int parse_device(char *line, cl_device *d) {
 }
 
 /* Visits data lines until fn returns non-zero. */
-static int each_device(int (*fn)(const cl_device *, void *), void *arg) {
+static int each_device(int (*fn)(const cllama_device *, void *), void *arg) {
     const char *p = cl_devices_tsv;
     while (*p) {
         const char *e = strchr(p, '\n');
@@ -55,7 +55,7 @@ static int each_device(int (*fn)(const cl_device *, void *), void *arg) {
         if (len && *p != '#' && len < sizeof line) {
             memcpy(line, p, len);
             line[len] = 0;
-            cl_device d;
+            cllama_device d;
             if (!parse_device(line, &d) && fn(&d, arg)) return 1;
         }
         p += len + (e ? 1 : 0);
@@ -66,10 +66,10 @@ static int each_device(int (*fn)(const cl_device *, void *), void *arg) {
 typedef struct {
     int want, seen;
     const char *name;
-    cl_device *out;
+    cllama_device *out;
 } find_arg;
 
-static int find_fn(const cl_device *d, void *arg) {
+static int find_fn(const cllama_device *d, void *arg) {
     find_arg *f = arg;
     int hit = f->name ? !strcmp(d->name, f->name) : f->seen == f->want;
     f->seen++;
@@ -77,23 +77,23 @@ static int find_fn(const cl_device *d, void *arg) {
     return hit;
 }
 
-int cl_device_count(void) {
+int cllama_device_count(void) {
     find_arg f = {-1, 0, NULL, NULL};
     each_device(find_fn, &f);
     return f.seen;
 }
 
-int cl_device_at(int i, cl_device *out) {
+int cllama_device_at(int i, cllama_device *out) {
     find_arg f = {i, 0, NULL, out};
     return each_device(find_fn, &f) ? 0 : CLLAMA_E_INVALID;
 }
 
-int cl_device_find(const char *name, cl_device *out) {
+int cllama_device_find(const char *name, cllama_device *out) {
     find_arg f = {0, 0, name, out};
     if (each_device(find_fn, &f)) return 0;
     char list[2048] = "";
-    cl_device d;
-    for (int i = 0; !cl_device_at(i, &d); i++) {
+    cllama_device d;
+    for (int i = 0; !cllama_device_at(i, &d); i++) {
         strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
         strncat(list, d.name, sizeof list - strlen(list) - 1);
     }
@@ -102,7 +102,7 @@ int cl_device_find(const char *name, cl_device *out) {
 
 extern const char cl_reported_tsv[];
 
-int cl_reported(const cl_device *d, const char *shape, const char *quant, double *pp, double *tg) {
+int cllama_reported(const cllama_device *d, const char *shape, const char *quant, double *pp, double *tg) {
     *pp = *tg = 0;
     static const char *l2q[3] = {"F16", "Q8_0", "Q4_0"};
     if (!strcmp(shape, "llama2-7b"))
@@ -129,19 +129,22 @@ int cl_reported(const cl_device *d, const char *shape, const char *quant, double
     return *pp > 0 || *tg > 0;
 }
 
-double cl_device_usable_bytes(const cl_device *d, double gb) {
+double cllama_device_usable_bytes(const cllama_device *d, double gb) {
     double bytes = gb * 1e9;
     if (!strcmp(d->kind, "apple")) return bytes * (gb <= 36 ? 2.0 / 3.0 : 3.0 / 4.0);
     return bytes;
 }
 
-void cl_cost_model(const cl_hparams *hp, uint64_t n_params, uint64_t weight_bytes, int n_ctx, int depth,
-                   cl_cost *out) {
+void cllama_cost_model(const cllama_hparams *hp, uint64_t n_params, uint64_t weight_bytes, int n_ctx, int depth,
+                   cllama_cost *out) {
     double kv_row = 2.0 * hp->n_layer * (double)hp->n_head_kv * hp->head_dim * sizeof(cl_f16); /* per token */
     out->bytes_per_token = (double)weight_bytes + kv_row * depth;
     out->flops_per_token = 2.0 * (double)n_params + 4.0 * hp->n_layer * (double)depth * hp->n_head * hp->head_dim;
     out->kv_bytes = kv_row * n_ctx;
-    /* Scratch: activations of a 512-token micro-batch and the logits, as forward.c
-     * allocates them (cl_context_bytes minus its KV term). */
-    out->mem_needed = (double)weight_bytes + (double)cl_context_bytes(hp, n_ctx, 1);
+    /* The context as the engine allocates it: KV cache, activations of a 512-token
+     * micro-batch, attention scratch and the logits (cllama_context_bytes). */
+    cllama_context_params cp = cllama_context_default_params();
+    cp.n_ctx = n_ctx;
+    cp.n_threads = 1;
+    out->mem_needed = (double)weight_bytes + (double)cllama_context_bytes(hp, &cp);
 }

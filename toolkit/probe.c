@@ -1,4 +1,4 @@
-#include "probe.h"
+#include "cllama_toolkit.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -20,7 +20,7 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-void cl_host_info(cl_host *h) {
+void cllama_host_info(cllama_host *h) {
     memset(h, 0, sizeof *h);
     snprintf(h->cpu, sizeof h->cpu, "unknown CPU");
     FILE *f = fopen("/proc/cpuinfo", "r");
@@ -103,7 +103,7 @@ static void bw_task(void *arg, int ith, int nth) {
     __atomic_fetch_add(&j->sink, t, __ATOMIC_RELAXED);
 }
 
-double cl_probe_read_bw(int n_threads, uint64_t bytes, int reps) {
+double cllama_probe_read_bw(int n_threads, uint64_t bytes, int reps) {
     uint64_t n = bytes / 8 / 64 * 64;
     /* Huge pages where the kernel gives them, as for the weights repack.c interleaves:
      * with 4 KiB pages, TLB misses cost a few percent of the bandwidth. */
@@ -245,6 +245,6 @@ static double probe_ops(int n_threads, int int8) {
     return total / 1e9;
 }
 
-double cl_probe_int8(int n_threads) { return probe_ops(n_threads, 1); }
+double cllama_probe_int8(int n_threads) { return probe_ops(n_threads, 1); }
 
-double cl_probe_flops(int n_threads) { return probe_ops(n_threads, 0); }
+double cllama_probe_flops(int n_threads) { return probe_ops(n_threads, 0); }
