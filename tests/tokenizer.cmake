@@ -21,3 +21,8 @@ add_test(NAME tokenize_cli_exit_codes COMMAND sh -c "
   \"$0\" tokenize -m \"$1\" -f /nonexistent.txt 2>/dev/null; [ $? -eq 1 ] || exit 16
   [ \"$(\"$0\" tokenize -m \"$1\" -p '' --no-bos --ids)\" = '[]' ] || exit 17
   exit 0" ${CLLAMA_BIN} ${TOK_V2})
+
+# The public streaming detokenizer against Python's UTF-8 decoder.
+cl_add_api_test(detok_dump NO_TEST SOURCES detok_dump.c)
+add_test(NAME detok_python COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/test_detok.py
+         $<TARGET_FILE:detok_dump> ${TOK_V2})
