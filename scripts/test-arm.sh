@@ -5,7 +5,7 @@
 #  - test_kernels on a CPU with the dot-product extension (qemu -cpu max: both NEON sets
 #    checked against the scalar kernels, neon-dotprod chosen) and on a Cortex-A57
 #    without it (the sdot set must decline, the plain set is chosen);
-#  - the golden-logit tests (1 and 2 threads), the tokenizer, hostile-GGUF and
+#  - the golden-logit tests (1 and 2 threads), the batch and KV-cache tests, the tokenizer, hostile-GGUF and
 #    bad-model tests, once with each NEON set.
 # The tests that run the CLI through a shell or Python are left to the native build.
 # Installs what it needs when missing (adds the arm64 architecture to dpkg).
@@ -32,7 +32,7 @@ grep -q "kernel sets: generic neon; cl_kernels_get() -> neon" "$out/kernels-a57.
 
 tests="^(golden_|test_tokenizer$|hostile_gguf$|bad_models$)"
 for isa in neon-dotprod neon; do
-    echo "== golden, tokenizer and hostile-input tests with CLLAMA_ISA=$isa"
+    echo "== golden, batch, tokenizer and hostile-input tests with CLLAMA_ISA=$isa"
     (cd "$out" && QEMU_CPU=max CLLAMA_ISA=$isa ctest -R "$tests" --output-on-failure -j"$(nproc)")
 done
 echo "test-arm: NEON builds and passes"

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "cllama.h"
+#include "logit_util.h"
 
 static int fails;
 #define CHECK(cond, ...)                                                                                              \
@@ -41,20 +42,6 @@ static const char *model_path;
 static cllama_model *model;
 static int V;
 static double tol;
-
-static double stddev(const float *x, int n) {
-    double s = 0, ss = 0;
-    for (int i = 0; i < n; i++) s += x[i];
-    for (int i = 0; i < n; i++) ss += (x[i] - s / n) * (x[i] - s / n);
-    return sqrt(ss / n);
-}
-
-static int argmax(const float *x, int n) {
-    int b = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[b]) b = i;
-    return b;
-}
 
 /* Largest |a - b| over rows of V, in units of each row's std. */
 static double dev_rows(const float *a, const float *b, int rows) {
@@ -362,7 +349,7 @@ static void test_layer_split(const int32_t *ids, int n) {
     int rc = split_run(model, model, cut, L, ids, n, split);
     CHECK(rc == 0 && !memcmp(split, full, (size_t)n * V * sizeof *split),
           "layers [0, %d) then [%d, %d) in two contexts, hidden states handed over: bit-identical logits", cut, cut, L);
-    cllama_model_params mp = cllama_model_default_params();
+    cllama_model_params mp = test_model_params();
     cllama_model *m0, *m1;
     mp.layer_begin = 0, mp.layer_end = cut;
     int l0 = cllama_model_load(model_path, &mp, &m0);
@@ -386,19 +373,6 @@ static void test_layer_split(const int32_t *ids, int n) {
     free(split);
 }
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) n = 0;
-    fclose(f);
-    if (b) b[n] = 0;
-    return b;
-}
-
 int main(int argc, char **argv) {
     if (argc != 4) {
         fprintf(stderr, "usage: %s MODEL.gguf GOLDEN.json TOL\n", argv[0]);
@@ -406,14 +380,16 @@ int main(int argc, char **argv) {
     }
     model_path = argv[1];
     tol = atof(argv[3]);
-    char *js = slurp(argv[2]);
+    size_t jlen;
+    char *js = slurp(argv[2], &jlen);
     cJSON *g = js ? cJSON_Parse(js) : NULL;
     const cJSON *jt = cJSON_GetObjectItem(g, "tokens"), *jp = cJSON_GetObjectItem(g, "prompt_top");
     if (!cJSON_IsArray(jt) || !cJSON_IsArray(jp)) {
         fprintf(stderr, "cannot read %s\n", argv[2]);
         return 1;
     }
-    if (cllama_model_load(model_path, NULL, &model)) {
+    cllama_model_params mp = test_model_params();
+    if (cllama_model_load(model_path, &mp, &model)) {
         fprintf(stderr, "load: %s\n", cllama_last_error());
         return 1;
     }
@@ -435,11 +411,13 @@ int main(int argc, char **argv) {
     test_shared_pool(a, n, b, nb);
     test_layer_split(a, n);
 
+    cllama_model_desc desc;
+    cllama_model_describe(model, &desc);
+    printf("%s (kernels %s): %s\n", model_path, desc.kernels, fails ? "FAIL" : "all passed");
     cllama_model_free(model);
     free(a);
     free(b);
     cJSON_Delete(g);
     free(js);
-    printf("%s: %s\n", model_path, fails ? "FAIL" : "all passed");
     return fails ? 1 : 0;
 }

@@ -18,38 +18,7 @@
 #include <string.h>
 
 #include "cllama.h"
-
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    if (b) b[n] = 0;
-    *len = (size_t)n;
-    return b;
-}
-
-static double stddev(const float *x, int n) {
-    double s = 0, ss = 0;
-    for (int i = 0; i < n; i++) s += x[i];
-    double mean = s / n;
-    for (int i = 0; i < n; i++) ss += (x[i] - mean) * (x[i] - mean);
-    return sqrt(ss / n);
-}
-
-static int argmax(const float *x, int n) {
-    int b = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[b]) b = i;
-    return b;
-}
+#include "logit_util.h"
 
 static double worst = 0; /* largest deviation seen, in std units */
 static int ties = 0;
@@ -122,10 +91,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "malformed %s\n", argv[2]);
         return 1;
     }
-    /* The CLI's documented overrides (scripts/test-arm.sh runs this once per NEON set). */
-    cllama_model_params mp = cllama_model_default_params();
-    mp.kernels = getenv("CLLAMA_ISA");
-    mp.no_repack = getenv("CLLAMA_REPACK") && !strcmp(getenv("CLLAMA_REPACK"), "0");
+    cllama_model_params mp = test_model_params();
     cllama_model *m;
     if (cllama_model_load(argv[1], &mp, &m)) {
         fprintf(stderr, "load: %s\n", cllama_last_error());
