@@ -45,6 +45,7 @@ struct cllama_context {
     int32_t *ub_cell;  /* [B] */
     int32_t *tiles;    /* [B + 1] first token of each attention tile, then B */
     int n_tiles;
+    int cells_in_order; /* cell p holds position p of sequence 0, for every cell in use */
 
     float *x;        /* [B][E] residual stream */
     float *xb;       /* [B][E] normed input of a block */

@@ -51,6 +51,47 @@ static void rope(float *x, int n_heads, int D, const float *cs, int neox) {
     }
 }
 
+/* Scaled softmax of x[0], x[stride], ... x[(n-1) stride] in place (one query row's
+ * scores over the cells it sees, key-major). */
+static void softmax_column(float *x, int stride, int n, float scale) {
+    float mx = -INFINITY;
+    for (int k = 0; k < n; k++) {
+        float v = x[(size_t)k * stride] * scale;
+        x[(size_t)k * stride] = v;
+        if (v > mx) mx = v;
+    }
+    double sum = 0;
+    for (int k = 0; k < n; k++) {
+        float e = expf(x[(size_t)k * stride] - mx);
+        x[(size_t)k * stride] = e;
+        sum += e;
+    }
+    float inv = (float)(1.0 / sum);
+    for (int k = 0; k < n; k++) x[(size_t)k * stride] *= inv;
+}
+
+/* As softmax_column over the entries k with first[k] <= r only (the others are not
+ * read or written). */
+static void softmax_masked(float *x, int stride, int n, const int32_t *first, int r, float scale) {
+    float mx = -INFINITY;
+    for (int k = 0; k < n; k++) {
+        if (first[k] > r) continue;
+        float v = x[(size_t)k * stride] * scale;
+        x[(size_t)k * stride] = v;
+        if (v > mx) mx = v;
+    }
+    double sum = 0;
+    for (int k = 0; k < n; k++) {
+        if (first[k] > r) continue;
+        float e = expf(x[(size_t)k * stride] - mx);
+        x[(size_t)k * stride] = e;
+        sum += e;
+    }
+    float inv = (float)(1.0 / sum);
+    for (int k = 0; k < n; k++)
+        if (first[k] <= r) x[(size_t)k * stride] *= inv;
+}
+
 typedef struct {
     cllama_context *c;
     int layer; /* index into the context's cache */
@@ -87,14 +128,23 @@ static void attention_item(void *arg, int64_t item, int ith) {
     float *sc = c->scores + (size_t)ith * c->att_rows * c->n_ctx; /* [n_vis][R] */
     int32_t *vis = c->vis + (size_t)ith * 2 * c->n_ctx, *first = vis + c->n_ctx;
 
-    int n_vis = 0;
-    for (int p = 0; p < c->used_hi; p++) {
-        const cl_kv_cell *cell = &c->cells[p];
-        if (!(cell->seq & bit) || cell->pos > pos[nb - 1]) continue;
-        int t = 0;
-        while (pos[t] < cell->pos) t++;
-        vis[n_vis] = p;
-        first[n_vis++] = t * group;
+    int n_vis = 0, sorted = 1; /* sorted: first[] never decreases (one sequence written in order) */
+    if (c->cells_in_order) { /* cell p holds position p of sequence 0, the only one */
+        for (int p = 0, t = 0; p <= pos[nb - 1]; p++) {
+            while (pos[t] < p) t++;
+            vis[n_vis] = p;
+            first[n_vis++] = t * group;
+        }
+    } else {
+        for (int p = 0; p < c->used_hi; p++) {
+            const cl_kv_cell *cell = &c->cells[p];
+            if (!(cell->seq & bit) || cell->pos > pos[nb - 1]) continue;
+            int t = 0;
+            while (pos[t] < cell->pos) t++;
+            if (n_vis && t * group < first[n_vis - 1]) sorted = 0;
+            vis[n_vis] = p;
+            first[n_vis++] = t * group;
+        }
     }
     for (int t = 0; t < nb; t++) memcpy(qb + t * hd, c->q + (size_t)(b0 + t) * QD + g * hd, hd * sizeof(float));
     for (int k = 0; k < n_vis; k++) {
@@ -103,24 +153,17 @@ static void attention_item(void *arg, int64_t item, int ith) {
                                (size_t)D * sizeof(float), R - f, sc + (size_t)k * R + f);
     }
     float scale = 1.0f / sqrtf((float)D);
-    for (int r = 0; r < R; r++) {
-        float mx = -INFINITY;
-        for (int k = 0; k < n_vis; k++) {
-            if (first[k] > r) continue;
-            float v = sc[(size_t)k * R + r] * scale;
-            sc[(size_t)k * R + r] = v;
-            if (v > mx) mx = v;
+    if (sorted) {
+        /* Row r sees a prefix of the list: the cells before the first one whose row
+         * comes after r. */
+        for (int r = R - 1, nk = n_vis; r >= 0; r--) {
+            while (nk > 0 && first[nk - 1] > r) nk--;
+            softmax_column(sc + r, R, nk, scale);
         }
-        double sum = 0;
-        for (int k = 0; k < n_vis; k++) {
-            if (first[k] > r) continue;
-            float e = expf(sc[(size_t)k * R + r] - mx);
-            sc[(size_t)k * R + r] = e;
-            sum += e;
-        }
-        float inv = (float)(1.0 / sum);
-        for (int k = 0; k < n_vis; k++)
-            if (first[k] <= r) sc[(size_t)k * R + r] *= inv;
+    } else {
+        /* Cells out of position order (reused after a removal, or shared): row r's are
+         * the cells with first[k] <= r. */
+        for (int r = 0; r < R; r++) softmax_masked(sc + r, R, n_vis, first, r, scale);
     }
     memset(ob, 0, (size_t)R * D * sizeof *ob);
     for (int k = 0; k < n_vis; k++) {
@@ -240,6 +283,9 @@ int cl_forward(cllama_context *c, const int32_t *tokens, const float *embd, int 
         memcpy(c->x, embd, (size_t)B * E * sizeof *c->x);
     }
     make_tiles(c, B);
+    c->cells_in_order = 1;
+    for (int p = 0; p < c->used_hi && c->cells_in_order; p++)
+        c->cells_in_order = c->cells[p].seq == 1 && c->cells[p].pos == p;
 
     int last = c->layer_end == hp->n_layer;
     run_rows(c, ROW_NORM, B, 0, cl_vec(&m->layers[c->layer_begin].w[CL_ATTN_NORM]));

@@ -5,6 +5,7 @@
 # file). Also: the installed shared library exports only versioned cllama_* symbols,
 # and the installed CLI reports its version and commit.
 # usage: install_example.sh BUILD_DIR SOURCE_DIR MODEL.gguf GOLDEN.json OUT_DIR
+# Environment: CC (default cc), EXAMPLE_CFLAGS (a sanitized build's flags).
 set -eu
 build=$1 src=$2 model=$3 golden=$4 out=$5
 [ -f "$model" ] || { echo "skipped: $model is not there"; exit 77; }
@@ -21,7 +22,7 @@ PKG_CONFIG_PATH=$(dirname "$pc")
 flags=$(pkg-config --cflags --libs cllama)
 echo "pkg-config --cflags --libs cllama: $flags"
 # Nothing but the installed prefix: no source or build directory on the command line.
-cc -std=c11 -Wall -Wextra -Werror "$src/examples/simple.c" $flags -o "$out/simple"
+${CC:-cc} -std=c11 -Wall -Wextra -Werror ${EXAMPLE_CFLAGS:-} "$src/examples/simple.c" $flags -o "$out/simple"
 libdir=$(pkg-config --variable=libdir cllama)
 
 prompt=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["prompt"])' "$golden")
