@@ -290,6 +290,47 @@ void cllama_context_reset(cllama_context *ctx);
 int cllama_context_eval(cllama_context *ctx, const int32_t *tokens, int n, float *logits,
                         int all_logits);
 
+/* ---- chat templates ---- */
+
+/* Renders a conversation through a Jinja chat template as transformers'
+ * apply_chat_template does (jinja2 with trim_blocks and lstrip_blocks; variables
+ * messages, add_generation_prompt, bos_token, eos_token, tools = none,
+ * documents = none; raise_exception, strftime_now, namespace, tojson), byte for byte.
+ * The subset of Jinja real templates use is supported; anything else fails with
+ * CLLAMA_E_UNSUPPORTED naming the construct, and a template that raises (e.g. on a
+ * bad role order) fails with CLLAMA_E_INVALID and its message. */
+typedef struct {
+    const char *role;    /* "system", "user", "assistant", ... */
+    const char *content; /* UTF-8; ill-formed bytes are rendered as U+FFFD */
+} cllama_chat_message;
+
+typedef struct {
+    /* Jinja text; NULL: the model's tokenizer.chat_template, or the "chatml" built-in
+     * when the model has none (as llama.cpp does). */
+    const char *tmpl;
+    int add_generation_prompt; /* end with the assistant's header (default 1) */
+    const char *bos_token;     /* NULL: the text of the model's BOS token ("" without a model) */
+    const char *eos_token;     /* NULL: likewise for EOS */
+    int64_t now;               /* seconds since the epoch strftime_now sees, UTC (0: now) */
+} cllama_chat_params;
+
+cllama_chat_params cllama_chat_default_params(void);
+/* Renders `n` messages into *out (malloc'd, NUL-terminated; release with cllama_free).
+ * `model` may be NULL when params->tmpl is given. */
+int cllama_chat_apply(const cllama_model *model, const cllama_chat_message *msgs, size_t n,
+                      const cllama_chat_params *params, char **out);
+/* The model's tokenizer.chat_template, NULL if it has none. */
+const char *cllama_model_chat_template(const cllama_model *model);
+/* A built-in template's text by name, NULL if unknown; the names, space-separated. */
+const char *cllama_chat_builtin(const char *name);
+const char *cllama_chat_builtin_names(void);
+/* The family a template belongs to, from the markers it writes: "chatml", "llama2",
+ * "llama3", "mistral", "zephyr", "phi3", "phi4", "gemma", "granite", "deepseek",
+ * "olmo", else "custom" ("none" for NULL). */
+const char *cllama_chat_template_family(const char *tmpl);
+/* Releases memory the library allocated for the caller. */
+void cllama_free(void *p);
+
 /* ---- sampling ---- */
 
 typedef struct {

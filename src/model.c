@@ -225,6 +225,7 @@ void cllama_model_free(cllama_model *m) {
     if (!m) return;
     free_vectors(m);
     free(m->layers);
+    free(m->chat_template);
     cl_vocab_free(m->vocab);
     cl_repack_free(m);
     cl_gguf_close(m->gguf);
@@ -253,6 +254,19 @@ static int load_from_gguf(cl_gguf *g, const cllama_model_params *params, double 
     }
     snprintf(m->arch_name, sizeof m->arch_name, "%.*s", (int)(s.len < 31 ? s.len : 31), s.ptr);
 
+    if ((rc = cl_gguf_get_str(g, "tokenizer.chat_template", &s)) < 0) goto fail;
+    if (rc == 1) {
+        if (s.len > ((uint64_t)1 << 24) || memchr(s.ptr, 0, s.len)) {
+            rc = cl_err(CLLAMA_E_FORMAT, "tokenizer.chat_template is not a text of at most 16 MiB");
+            goto fail;
+        }
+        if (!(m->chat_template = malloc(s.len + 1))) {
+            rc = cl_err(CLLAMA_E_NOMEM, "out of memory");
+            goto fail;
+        }
+        memcpy(m->chat_template, s.ptr, s.len);
+        m->chat_template[s.len] = 0;
+    }
     if ((rc = cl_vocab_load(g, &m->vocab))) goto fail;
     m->hp.n_vocab = cl_vocab_n_tokens(m->vocab);
     if (m->hp.n_vocab > MAX_VOCAB) {

@@ -38,6 +38,7 @@ struct cllama_model {
     const cl_arch *arch;
     char arch_name[32];
     char name[128];
+    char *chat_template;        /* tokenizer.chat_template, NUL-terminated, or NULL */
     cl_hparams hp;
     int vocab_only;
     const cl_kernels *kern;
