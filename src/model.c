@@ -440,6 +440,14 @@ void cllama_model_print_info(const cllama_model *m, void *fp) {
             (unsigned long long)cl_gguf_n_kv(m->gguf), (unsigned long long)cl_gguf_n_tensors(m->gguf));
     fprintf(f, "file size:       %s (%llu bytes)\n", sz, (unsigned long long)cl_gguf_file_size(m->gguf));
     cl_vocab_print(m->vocab, f);
+    if (m->chat_template) {
+        const char *t = m->chat_template, *nl = strchr(t, '\n');
+        int first = (int)(nl ? nl - t : (ptrdiff_t)strlen(t));
+        fprintf(f, "chat template:   %s, %zu bytes: %.*s%s\n", cllama_chat_template_family(t), strlen(t),
+                first > 72 ? 72 : first, t, first > 72 || nl ? " ..." : "");
+    } else {
+        fprintf(f, "chat template:   none (chat uses the chatml built-in)\n");
+    }
     if (m->vocab_only) return;
     fprintf(f, "n_vocab:         %d\n", hp->n_vocab);
     fprintf(f, "n_embd:          %d\n", hp->n_embd);

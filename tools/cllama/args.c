@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int usage_error(const char *cmd, const char *fmt, ...) {
     va_list ap;
@@ -95,7 +96,8 @@ int arg_int_list(const char *cmd, const char *flag, const char *s, int32_t **out
 }
 
 char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
+    int is_stdin = !strcmp(path, "-");
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
     if (!f) return NULL;
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap + 1);
@@ -109,7 +111,7 @@ char *read_file(const char *path, size_t *len) {
         cap *= 2;
     }
     int err = ferror(f);
-    fclose(f);
+    if (!is_stdin) fclose(f);
     if (!buf) return NULL;
     if (err) { free(buf); errno = EIO; return NULL; }
     buf[n] = 0;
@@ -144,4 +146,36 @@ void cli_log_init(void) {
     if (v && !strcmp(v, "info")) max_level = CLLAMA_LOG_INFO;
     else if (v && !strcmp(v, "debug")) max_level = CLLAMA_LOG_DEBUG;
     cllama_log_set(log_stderr, &max_level);
+}
+
+int cli_check_threads(const char *cmd, int threads) {
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads > 0 && online > 0 && threads > online) {
+        fprintf(stderr,
+                "cllama %s: warning: %d threads on %ld online CPUs: threads will wait for each other (use -t %ld or fewer)\n",
+                cmd, threads, online, online);
+        return 1;
+    }
+    return 0;
+}
+
+size_t unescape_inplace(char *s) {
+    char *o = s;
+    for (const char *p = s; *p; p++) {
+        if (*p != '\\' || !p[1]) {
+            *o++ = *p;
+            continue;
+        }
+        switch (*++p) {
+        case 'n': *o++ = '\n'; break;
+        case 't': *o++ = '\t'; break;
+        case 'r': *o++ = '\r'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\'': *o++ = '\''; break;
+        case '"': *o++ = '"'; break;
+        default: *o++ = '\\', *o++ = *p;
+        }
+    }
+    *o = 0;
+    return (size_t)(o - s);
 }

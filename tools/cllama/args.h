@@ -30,13 +30,21 @@ int arg_int_list(const char *cmd, const char *flag, const char *s, int32_t **out
 /* Copies src into dst (capacity n), truncating; always NUL-terminates. */
 void str_copy(char *dst, size_t n, const char *src);
 
-/* Reads a whole file into a malloc'd NUL-terminated buffer; NULL on error (errno set). */
+/* Reads a whole file ("-": standard input) into a malloc'd NUL-terminated buffer;
+ * NULL on error (errno set). */
 char *read_file(const char *path, size_t *len);
 
 /* Model params for the CLI: the library's defaults with the documented environment
  * overrides applied (CLLAMA_ISA=generic|avx2|avx512|neon|neon-dotprod forces a kernel
  * set; CLLAMA_REPACK=0 keeps every weight in the file mapping). */
 cllama_model_params cli_model_params(void);
+
+/* Warns on stderr when `threads` exceeds the online CPUs (they would wait for each
+ * other); returns 1 if it warned. */
+int cli_check_threads(const char *cmd, int threads);
+
+/* Processes \n \t \r \\ \' \" escapes in place (as llama.cpp's -e); returns the new length. */
+size_t unescape_inplace(char *s);
 
 /* The library's log on stderr: warnings and errors, and information too when
  * CLLAMA_LOG=info (or debug). Installed by main. */

@@ -7,6 +7,7 @@
 #include "args.h"
 #include "cllama.h"
 #include "commands.h"
+#include "gen.h"
 #include "prompt.h"
 
 static const char *HELP =
@@ -24,7 +25,12 @@ static const char *HELP =
     "  --seed S             random seed (default: from the clock; printed with the timings)\n"
     "  --no-bos             do not add BOS to a text prompt\n"
     "  --special            match control tokens such as <|eot_id|> in the prompt text\n"
-    "  --ignore-eos         keep generating after end-of-generation tokens\n";
+    "  -e, --escape         process escapes (\\n, \\t, \\\\, \\', \\\") in the -p text\n"
+    "  -f FILE              read the prompt from FILE; '-' reads standard input\n"
+    "  -r, --reverse-prompt S  stop when the output contains S (not printed; repeatable)\n"
+    "  --no-display-prompt  print only the generated text, not the prompt before it\n"
+    "  --ignore-eos         keep generating after end-of-generation tokens\n"
+    "For a conversation with a chat model's template, use `cllama chat`.\n";
 
 static double now_s(void) {
     struct timespec ts;
@@ -32,26 +38,14 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Writes a token's text through the streaming detokenizer: no half character shown. */
-static void emit(cllama_detok *d, int32_t id) {
-    char out[1024];
-    int w = cllama_detok_push(d, id, out, (int)sizeof out);
-    if (w <= 0) return;
-    fwrite(out, 1, (size_t)w, stdout);
-    fflush(stdout);
-}
-
-static void emit_flush(cllama_detok *d) {
-    char tail[8];
-    int w = cllama_detok_flush(d, tail, (int)sizeof tail);
-    if (w > 0) fwrite(tail, 1, (size_t)w, stdout);
-}
+#define MAX_STOPS 16
 
 int cmd_run(int argc, char **argv) {
     const char *cmd = "run", *v;
     prompt_opts po = {0};
     cllama_sampler_params sp = cllama_sampler_default_params();
-    int n_gen = 256, threads = 0, n_ctx = 0, ignore_eos = 0, seed_given = 0;
+    int n_gen = 256, threads = 0, n_ctx = 0, ignore_eos = 0, seed_given = 0, display_prompt = 1, n_stops = 0;
+    const char *stops[MAX_STOPS];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int rc = prompt_opt(cmd, argc, argv, &i, &po);
@@ -65,12 +59,21 @@ int cmd_run(int argc, char **argv) {
             ignore_eos = 1;
             continue;
         }
+        if (!strcmp(a, "--no-display-prompt")) {
+            display_prompt = 0;
+            continue;
+        }
         int bad = 0;
         if (!strcmp(a, "-n") || !strcmp(a, "--n-predict"))
             bad = !(v = arg_value(cmd, argc, argv, &i)) || arg_int(cmd, a, v, -1, 1 << 24, &n_gen);
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads"))
             bad = !(v = arg_value(cmd, argc, argv, &i)) || arg_int(cmd, a, v, 1, 1024, &threads);
-        else if (!strcmp(a, "--ctx") || !strcmp(a, "-c"))
+        else if (!strcmp(a, "-r") || !strcmp(a, "--reverse-prompt") || !strcmp(a, "--stop")) {
+            if (!(v = arg_value(cmd, argc, argv, &i))) return EXIT_USAGE;
+            if (!*v) return usage_error(cmd, "%s needs a non-empty string", a);
+            if (n_stops == MAX_STOPS) return usage_error(cmd, "at most %d stop strings", MAX_STOPS);
+            stops[n_stops++] = v;
+        } else if (!strcmp(a, "--ctx") || !strcmp(a, "-c") || !strcmp(a, "--ctx-size"))
             bad = !(v = arg_value(cmd, argc, argv, &i)) || arg_int(cmd, a, v, 1, 1 << 22, &n_ctx);
         else if (!strcmp(a, "--temp"))
             bad = !(v = arg_value(cmd, argc, argv, &i)) || arg_float(cmd, a, v, 0, 100, &sp.temperature);
@@ -93,6 +96,7 @@ int cmd_run(int argc, char **argv) {
     }
     if (!po.model) return usage_error(cmd, "no model given (-m)");
     if (prompt_check(cmd, &po)) return EXIT_USAGE;
+    cli_check_threads(cmd, threads);
     if (!seed_given) sp.seed = (uint64_t)time(NULL) ^ ((uint64_t)clock() << 32);
 
     double t_load0 = now_s();
@@ -100,7 +104,6 @@ int cmd_run(int argc, char **argv) {
     cllama_context *ctx = NULL;
     cllama_sampler *smp = NULL;
     int32_t *ids = NULL;
-    float *logits = NULL;
     int n = 0, rc = EXIT_RUNTIME;
     cllama_model_params mp = cli_model_params();
     if (cllama_model_load(po.model, &mp, &m)) {
@@ -127,66 +130,50 @@ int cmd_run(int argc, char **argv) {
         goto done;
     }
     double t_load = now_s() - t_load0;
-    int V = cllama_model_n_vocab(m);
-    logits = malloc((size_t)V * sizeof *logits);
-    if (!logits) {
-        runtime_error(cmd, "out of memory");
-        goto done;
-    }
     for (int i = 0; i < n; i++) cllama_sampler_accept(smp, ids[i]);
 
     double t0 = now_s();
-    if (cllama_context_eval(ctx, ids, n, logits, 0)) {
+    if (decode_tokens(ctx, ids, n)) {
         runtime_error(cmd, "%s", cllama_last_error());
         goto done;
     }
     double t_prompt = now_s() - t0;
-    if (!po.ids) {
+    if (!po.ids && display_prompt) {
         /* Echo the prompt as the model sees it, minus BOS. */
         cllama_detok pd;
         cllama_detok_init(&pd, m, 0);
-        for (int i = 0; i < n; i++)
-            if (ids[i] != cllama_token_bos(m) || i > 0) emit(&pd, ids[i]);
-        emit_flush(&pd);
+        char out[1024];
+        for (int i = 0; i < n; i++) {
+            int k = i > 0 || ids[i] != cllama_token_bos(m) ? cllama_detok_push(&pd, ids[i], out, (int)sizeof out) : 0;
+            if (k > 0) fwrite(out, 1, (size_t)k, stdout);
+        }
+        int k = cllama_detok_flush(&pd, out, (int)sizeof out);
+        if (k > 0) fwrite(out, 1, (size_t)k, stdout);
+        fflush(stdout);
     }
-    cllama_detok us;
-    cllama_detok_init(&us, m, 0);
-    int n_done = 0;
-    const char *stop = "length";
-    t0 = now_s();
-    while (n_gen < 0 || n_done < n_gen) {
-        int32_t id = cllama_sampler_sample(smp, logits);
-        if (!ignore_eos && cllama_token_is_eog(m, id)) {
-            stop = "end of generation token";
-            break;
-        }
-        emit(&us, id);
-        cllama_sampler_accept(smp, id);
-        n_done++;
-        if (cllama_context_n_past(ctx) >= ctx_len) {
-            stop = "context full";
-            break;
-        }
-        if ((n_gen < 0 || n_done < n_gen) && cllama_context_eval(ctx, &id, 1, logits, 0)) {
-            fputc('\n', stdout);
-            runtime_error(cmd, "%s", cllama_last_error());
-            goto done;
-        }
+    gen_opts go = {.n_predict = n_gen, .stops = stops, .n_stops = n_stops, .ignore_eos = ignore_eos, .out = stdout};
+    gen_result gr;
+    if (gen_reply(ctx, m, smp, &go, &gr)) {
+        fputc('\n', stdout);
+        runtime_error(cmd, "%s", cllama_last_error());
+        gen_result_free(&gr);
+        goto done;
     }
-    double t_gen = now_s() - t0;
-    emit_flush(&us);
     fputc('\n', stdout);
     fflush(stdout);
+    if (gr.n_gen == 0 && !strcmp(gr.stop, "end of generation token") && cllama_model_chat_template(m))
+        fprintf(stderr, "cllama run: the model ended its turn at once: it is a chat model; `cllama chat -m %s` "
+                        "talks to it through its template\n", po.model);
     fprintf(stderr, "\nload:    %8.1f ms\n", t_load * 1e3);
     fprintf(stderr, "prompt:  %5d tokens in %8.1f ms = %8.2f tokens/s\n", n, t_prompt * 1e3, n / t_prompt);
-    fprintf(stderr, "gen:     %5d tokens in %8.1f ms = %8.2f tokens/s (stop: %s)\n", n_done, t_gen * 1e3,
-            n_done > 0 ? n_done / t_gen : 0.0, stop);
+    fprintf(stderr, "gen:     %5d tokens in %8.1f ms = %8.2f tokens/s (stop: %s)\n", gr.n_gen, gr.seconds * 1e3,
+            gr.n_gen > 0 ? gr.n_gen / gr.seconds : 0.0, gr.stop);
     fprintf(stderr, "seed:    %llu, threads %d, context %d\n", (unsigned long long)sp.seed,
             cllama_context_n_threads(ctx), ctx_len);
+    gen_result_free(&gr);
     rc = 0;
 done:
     free(ids);
-    free(logits);
     cllama_sampler_free(smp);
     cllama_context_free(ctx);
     cllama_model_free(m);

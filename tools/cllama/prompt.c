@@ -15,6 +15,7 @@ int prompt_opt(const char *cmd, int argc, char **argv, int *i, prompt_opts *po) 
     else if (!strcmp(a, "--ids")) slot = &po->ids;
     else if (!strcmp(a, "--no-bos")) { po->no_bos = 1; return 0; }
     else if (!strcmp(a, "--special")) { po->special = 1; return 0; }
+    else if (!strcmp(a, "-e") || !strcmp(a, "--escape")) { po->escapes = 1; return 0; }
     else return 1;
     if (!(*slot = arg_value(cmd, argc, argv, i))) return EXIT_USAGE;
     return 0;
@@ -48,6 +49,10 @@ int prompt_tokens(const char *cmd, const cllama_model *m, const prompt_opts *po,
     const char *text = po->text;
     if (po->file) {
         if (!(owned = read_file(po->file, &len))) return runtime_error(cmd, "%s: %s", po->file, strerror(errno));
+        text = owned;
+    } else if (po->escapes) {
+        if (!(owned = strdup(text))) return runtime_error(cmd, "out of memory");
+        len = unescape_inplace(owned);
         text = owned;
     } else {
         len = strlen(text);

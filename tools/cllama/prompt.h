@@ -1,5 +1,5 @@
 /* The prompt options shared by run, logits and tokenize:
- * -m MODEL, -p TEXT | -f FILE | --ids 1,2,3, --no-bos, --special. */
+ * -m MODEL, -p TEXT | -f FILE ("-": stdin) | --ids 1,2,3, --no-bos, --special, -e. */
 #ifndef CLLAMA_PROMPT_H
 #define CLLAMA_PROMPT_H
 
@@ -14,6 +14,7 @@ typedef struct {
     const char *ids;
     int no_bos;
     int special;
+    int escapes; /* -e: process \n, \t, ... in -p text */
 } prompt_opts;
 
 /* If argv[*i] is one of the options above, consumes it (and its value): returns 0.
