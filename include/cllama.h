@@ -52,6 +52,8 @@ typedef void (*cllama_log_fn)(int level, const char *msg, void *user);
 /* Where the library's messages go, for all threads; NULL (the default) drops them.
  * Set it before loading models, not while other threads use the library. */
 void cllama_log_set(cllama_log_fn fn, void *user);
+/* One line through that callback, for programs that log beside the library. */
+void cllama_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- threads ---- */
 
@@ -339,8 +341,12 @@ typedef struct {
     float top_p;          /* >= 1: off */
     float min_p;          /* <= 0: off */
     float repeat_penalty; /* 1: off */
-    int repeat_last_n;    /* tokens of history the penalty looks at */
+    int repeat_last_n;    /* tokens of history the penalties look at */
     uint64_t seed;
+    /* OpenAI's penalties over the same window: logit -= frequency_penalty x count +
+     * presence_penalty x (count > 0), per distinct token (0: off). */
+    float presence_penalty;
+    float frequency_penalty;
 } cllama_sampler_params;
 
 cllama_sampler_params cllama_sampler_default_params(void);

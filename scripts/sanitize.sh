@@ -17,7 +17,7 @@ B=build-asan
 JOBS=$(nproc)
 
 . scripts/lib.sh
-install_missing build-essential cmake pkg-config libpcre2-dev libcjson-dev libedit-dev python3 python3-jinja2 clang || exit 1
+install_missing build-essential cmake pkg-config libpcre2-dev libcjson-dev libedit-dev libmicrohttpd-dev python3 python3-jinja2 clang || exit 1
 # libFuzzer and the sanitizer runtimes come with the compiler-rt package of clang's version.
 install_missing "libclang-rt-$(clang -dumpversion | cut -d. -f1)-dev" || exit 1
 

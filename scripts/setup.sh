@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 . scripts/lib.sh
-install_missing build-essential cmake pkg-config libpcre2-dev libcjson-dev libedit-dev python3 python3-jinja2
+install_missing build-essential cmake pkg-config libpcre2-dev libcjson-dev libedit-dev libmicrohttpd-dev python3
 if ! python3 -c "import gguf, numpy" 2>/dev/null; then
     echo "setup: installing the gguf and numpy Python packages" >&2
     python3 -m pip install -q gguf numpy 2>/dev/null ||

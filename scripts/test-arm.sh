@@ -18,7 +18,7 @@ out=${1:-build-arm}
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then
     if [ "$(id -u)" -eq 0 ]; then dpkg --add-architecture arm64; else sudo dpkg --add-architecture arm64; fi
 fi
-install_missing gcc-aarch64-linux-gnu qemu-user libpcre2-dev:arm64 libcjson-dev:arm64 libedit-dev:arm64
+install_missing gcc-aarch64-linux-gnu qemu-user libpcre2-dev:arm64 libcjson-dev:arm64 libedit-dev:arm64 libmicrohttpd-dev:arm64
 
 cmake -S . -B "$out" -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake >/dev/null
 cmake --build "$out" -j"$(nproc)" >/dev/null

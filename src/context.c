@@ -51,7 +51,7 @@ uint64_t cllama_context_bytes(const cllama_hparams *hp, const cllama_context_par
     uint64_t kv = 2 * (uint64_t)d.n_layers * C * KD * sizeof(cl_f16) + C * sizeof(cl_kv_cell);
     uint64_t acts = B * (2 * E + 2 * QD + 2 * KD + 2 * F) * sizeof(float) + B * 4 * sizeof(int32_t);
     uint64_t rows = (uint64_t)cl_att_tokens(hp) * (uint64_t)(hp->n_head / hp->n_head_kv);
-    uint64_t att = (uint64_t)d.n_threads * (rows * (C + 2 * (uint64_t)hp->head_dim) * sizeof(float) + 2 * C * sizeof(int32_t));
+    uint64_t att = (uint64_t)d.n_threads * (rows * (C + 2 * (uint64_t)hp->head_dim) * sizeof(float) + 3 * C * sizeof(int32_t));
     uint64_t out = (uint64_t)d.n_seq * (uint64_t)hp->n_vocab * sizeof(float);
     return kv + acts + cl_matmul_scratch((int64_t)cl_max_in(hp), (int)B) + att + out;
 }
@@ -60,7 +60,7 @@ void cllama_context_free(cllama_context *c) {
     if (!c) return;
     if (c->own_pool) cl_pool_free(c->pool);
     void *bufs[] = {c->cells, c->k_cache, c->v_cache, c->ub_pos, c->ub_seq, c->ub_cell, c->tiles, c->x, c->xb, c->q,
-                    c->k,     c->v,       c->att,     c->hb,     c->hb2,    c->scores,  c->att_q, c->att_o, c->vis,
+                    c->k,     c->v,       c->att,     c->hb,     c->hb2,    c->scores,  c->att_q, c->att_o, c->vis, c->vis_first,
                     c->inv_freq, c->act,  c->logits,  c->embd,   c->out_row};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
     free(c);
@@ -127,12 +127,13 @@ int cllama_context_init(cllama_model *m, const cllama_context_params *params, cl
     c->scores = alloc64(T * C * (size_t)c->att_rows * sizeof(float));
     c->att_q = alloc64(T * (size_t)c->att_rows * hp->head_dim * sizeof(float));
     c->att_o = alloc64(T * (size_t)c->att_rows * hp->head_dim * sizeof(float));
-    c->vis = malloc(T * 2 * C * sizeof(int32_t));
+    c->vis = malloc(T * C * sizeof(int64_t));
+    c->vis_first = malloc(T * C * sizeof(int32_t));
     c->inv_freq = alloc64((size_t)hp->head_dim / 2 * sizeof(float));
     c->act = alloc64(cl_matmul_scratch((int64_t)cl_max_in(hp), (int)B));
     if (!c->cells || !c->k_cache || !c->v_cache || !c->ub_pos || !c->ub_seq || !c->ub_cell || !c->tiles || !c->x ||
         !c->xb || !c->q || !c->k || !c->v || !c->att || !c->hb || !c->hb2 || !c->scores || !c->att_q || !c->att_o ||
-        !c->vis || !c->inv_freq || !c->act) {
+        !c->vis || !c->vis_first || !c->inv_freq || !c->act) {
         cllama_context_free(c);
         return cl_err(CLLAMA_E_NOMEM, "out of memory allocating a %d-token context", d.n_ctx);
     }

@@ -60,7 +60,8 @@ struct cllama_context {
     float *scores;   /* [n_threads][C][att_rows] attention weights, key-major */
     float *att_q;    /* [n_threads][att_rows][D] one item's query rows */
     float *att_o;    /* [n_threads][att_rows][D] one item's outputs */
-    int32_t *vis;    /* [n_threads][2][C] an item's visible cells and the first row seeing each */
+    int64_t *vis;    /* [n_threads][C] an item's visible cells as position << 32 | cell, in position order */
+    int32_t *vis_first; /* [n_threads][C] the first of the item's rows that sees each */
     float *inv_freq; /* [D/2] rope frequency of each pair, radians per position */
     void *act;       /* quantized activations for the matmuls */
 

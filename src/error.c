@@ -33,3 +33,13 @@ void cl_log(int level, const char *fmt, ...) {
     va_end(ap);
     log_fn(level, msg, log_user);
 }
+
+void cllama_log(int level, const char *fmt, ...) {
+    if (!log_fn) return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    log_fn(level, msg, log_user);
+}

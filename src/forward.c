@@ -51,6 +51,11 @@ static void rope(float *x, int n_heads, int D, const float *cs, int neox) {
     }
 }
 
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
 /* Scaled softmax of x[0], x[stride], ... x[(n-1) stride] in place (one query row's
  * scores over the cells it sees, key-major). */
 static void softmax_column(float *x, int stride, int n, float scale) {
@@ -70,28 +75,6 @@ static void softmax_column(float *x, int stride, int n, float scale) {
     for (int k = 0; k < n; k++) x[(size_t)k * stride] *= inv;
 }
 
-/* As softmax_column over the entries k with first[k] <= r only (the others are not
- * read or written). */
-static void softmax_masked(float *x, int stride, int n, const int32_t *first, int r, float scale) {
-    float mx = -INFINITY;
-    for (int k = 0; k < n; k++) {
-        if (first[k] > r) continue;
-        float v = x[(size_t)k * stride] * scale;
-        x[(size_t)k * stride] = v;
-        if (v > mx) mx = v;
-    }
-    double sum = 0;
-    for (int k = 0; k < n; k++) {
-        if (first[k] > r) continue;
-        float e = expf(x[(size_t)k * stride] - mx);
-        x[(size_t)k * stride] = e;
-        sum += e;
-    }
-    float inv = (float)(1.0 / sum);
-    for (int k = 0; k < n; k++)
-        if (first[k] <= r) x[(size_t)k * stride] *= inv;
-}
-
 typedef struct {
     cllama_context *c;
     int layer; /* index into the context's cache */
@@ -103,11 +86,11 @@ typedef struct {
  * one KV head (rows r = t * group + hh: token b0 + t, head g * group + hh). Each
  * visible key and value row is read and converted once per item for all its rows, in
  * one kernel call, instead of once per (token, head).
- * Visible: the cells the tile's sequence holds at positions up to the tile's last.
- * Cell k at position pk is seen by the tokens at positions >= pk, a suffix of the
- * tile's rows (from first[k]), so nothing a row must not see is computed. With one
- * sequence written in order the cells are the positions 0.. and this is the causal
- * mask. Items run last tile first: the costly ones taken first leave the cheap ones
+ * Visible: the cells the tile's sequence holds at positions up to the tile's last,
+ * taken in position order. The k-th (at position pk) is seen by the tokens at
+ * positions >= pk, a suffix of the tile's rows (from first[k]), so nothing a row must
+ * not see is computed, and row r sees a prefix of the list. With one sequence written
+ * in order the cells are the positions 0.. and this is the causal mask. Items run last tile first: the costly ones taken first leave the cheap ones
  * to even out the threads' ends. */
 static void attention_item(void *arg, int64_t item, int ith) {
     const att_job *j = arg;
@@ -126,49 +109,47 @@ static void attention_item(void *arg, int64_t item, int ith) {
     float *qb = c->att_q + (size_t)ith * c->att_rows * D; /* [R][D] */
     float *ob = c->att_o + (size_t)ith * c->att_rows * D; /* [R][D] */
     float *sc = c->scores + (size_t)ith * c->att_rows * c->n_ctx; /* [n_vis][R] */
-    int32_t *vis = c->vis + (size_t)ith * 2 * c->n_ctx, *first = vis + c->n_ctx;
+    int64_t *vis = c->vis + (size_t)ith * c->n_ctx; /* position << 32 | cell */
+    int32_t *first = c->vis_first + (size_t)ith * c->n_ctx;
 
-    int n_vis = 0, sorted = 1; /* sorted: first[] never decreases (one sequence written in order) */
+    int n_vis = 0, in_order = 1;
     if (c->cells_in_order) { /* cell p holds position p of sequence 0, the only one */
-        for (int p = 0, t = 0; p <= pos[nb - 1]; p++) {
-            while (pos[t] < p) t++;
-            vis[n_vis] = p;
-            first[n_vis++] = t * group;
-        }
+        for (int p = 0; p <= pos[nb - 1]; p++) vis[n_vis++] = (int64_t)p << 32 | p;
     } else {
         for (int p = 0; p < c->used_hi; p++) {
             const cl_kv_cell *cell = &c->cells[p];
             if (!(cell->seq & bit) || cell->pos > pos[nb - 1]) continue;
-            int t = 0;
-            while (pos[t] < cell->pos) t++;
-            if (n_vis && t * group < first[n_vis - 1]) sorted = 0;
-            vis[n_vis] = p;
-            first[n_vis++] = t * group;
+            vis[n_vis] = (int64_t)cell->pos << 32 | p;
+            in_order &= n_vis == 0 || vis[n_vis] > vis[n_vis - 1];
+            n_vis++;
         }
+        /* Cells reused out of position order (after removals, or between sequences):
+         * the sums below always run in position order, so a row's result does not
+         * depend on where its sequence's cells happen to lie. */
+        if (!in_order) qsort(vis, (size_t)n_vis, sizeof *vis, cmp_i64);
+    }
+    for (int k = 0, t = 0; k < n_vis; k++) {
+        while (pos[t] < (int32_t)(vis[k] >> 32)) t++;
+        first[k] = t * group;
     }
     for (int t = 0; t < nb; t++) memcpy(qb + t * hd, c->q + (size_t)(b0 + t) * QD + g * hd, hd * sizeof(float));
     for (int k = 0; k < n_vis; k++) {
         int f = first[k];
-        kern->dot[CL_TYPE_F16](D, kc + (size_t)vis[k] * KD + (size_t)g * D, qb + (size_t)f * D,
+        kern->dot[CL_TYPE_F16](D, kc + (size_t)(uint32_t)vis[k] * KD + (size_t)g * D, qb + (size_t)f * D,
                                (size_t)D * sizeof(float), R - f, sc + (size_t)k * R + f);
     }
+    /* Row r sees a prefix of the list: the cells before the first one whose row comes
+     * after r. */
     float scale = 1.0f / sqrtf((float)D);
-    if (sorted) {
-        /* Row r sees a prefix of the list: the cells before the first one whose row
-         * comes after r. */
-        for (int r = R - 1, nk = n_vis; r >= 0; r--) {
-            while (nk > 0 && first[nk - 1] > r) nk--;
-            softmax_column(sc + r, R, nk, scale);
-        }
-    } else {
-        /* Cells out of position order (reused after a removal, or shared): row r's are
-         * the cells with first[k] <= r. */
-        for (int r = 0; r < R; r++) softmax_masked(sc + r, R, n_vis, first, r, scale);
+    for (int r = R - 1, nk = n_vis; r >= 0; r--) {
+        while (nk > 0 && first[nk - 1] > r) nk--;
+        softmax_column(sc + r, R, nk, scale);
     }
     memset(ob, 0, (size_t)R * D * sizeof *ob);
     for (int k = 0; k < n_vis; k++) {
         int f = first[k];
-        kern->axpy_f16(D, R - f, sc + (size_t)k * R + f, vc + (size_t)vis[k] * KD + (size_t)g * D, ob + (size_t)f * D);
+        kern->axpy_f16(D, R - f, sc + (size_t)k * R + f, vc + (size_t)(uint32_t)vis[k] * KD + (size_t)g * D,
+                       ob + (size_t)f * D);
     }
     for (int t = 0; t < nb; t++) memcpy(c->att + (size_t)(b0 + t) * QD + g * hd, ob + t * hd, hd * sizeof(float));
 }

@@ -19,7 +19,7 @@ struct cllama_sampler {
 };
 
 cllama_sampler_params cllama_sampler_default_params(void) {
-    cllama_sampler_params p = {0.8f, 40, 0.95f, 0.05f, 1.0f, 64, 0};
+    cllama_sampler_params p = {0.8f, 40, 0.95f, 0.05f, 1.0f, 64, 0, 0.0f, 0.0f};
     return p;
 }
 
@@ -48,7 +48,8 @@ int cllama_sampler_init(const cllama_sampler_params *params, int n_vocab, cllama
     if (!params || n_vocab <= 0) return cl_err(CLLAMA_E_INVALID, "sampler: invalid arguments");
     const cllama_sampler_params *p = params;
     if (!isfinite(p->temperature) || !isfinite(p->top_p) || !isfinite(p->min_p) ||
-        !(p->repeat_penalty > 0) || !isfinite(p->repeat_penalty) || p->repeat_last_n < 0 ||
+        !(p->repeat_penalty > 0) || !isfinite(p->repeat_penalty) || !isfinite(p->presence_penalty) ||
+        !isfinite(p->frequency_penalty) || p->repeat_last_n < 0 ||
         p->repeat_last_n > (1 << 20))
         return cl_err(CLLAMA_E_INVALID, "sampler: parameter out of range");
     cllama_sampler *s = calloc(1, sizeof *s);
@@ -95,15 +96,19 @@ static int by_logit_desc(const void *a, const void *b, void *logits) {
 int32_t cllama_sampler_sample(cllama_sampler *s, float *logits) {
     const cllama_sampler_params *p = &s->p;
     int V = s->n_vocab;
-    /* Penalty as llama.cpp applies it: divide positive logits, multiply negative ones,
-     * once per distinct token in the window. */
-    if (p->repeat_penalty != 1.0f) {
+    /* Penalties as llama.cpp applies them, once per distinct token in the window:
+     * repetition divides positive logits and multiplies negative ones, then the
+     * frequency and presence penalties are subtracted. */
+    if (p->repeat_penalty != 1.0f || p->presence_penalty != 0 || p->frequency_penalty != 0) {
         for (int i = 0; i < s->hist_n; i++) {
             int32_t id = s->history[i];
-            int dup = 0;
+            int dup = 0, count = 1;
             for (int j = 0; j < i && !dup; j++) dup = s->history[j] == id;
             if (dup || id < 0 || id >= V) continue;
-            logits[id] = logits[id] > 0 ? logits[id] / p->repeat_penalty : logits[id] * p->repeat_penalty;
+            for (int j = i + 1; j < s->hist_n; j++) count += s->history[j] == id;
+            if (p->repeat_penalty != 1.0f)
+                logits[id] = logits[id] > 0 ? logits[id] / p->repeat_penalty : logits[id] * p->repeat_penalty;
+            logits[id] -= (float)count * p->frequency_penalty + p->presence_penalty;
         }
     }
     if (p->temperature <= 0) {

@@ -223,6 +223,86 @@ static int check_axpy(const cl_kernels *gen, const cl_kernels *set) {
     return bad;
 }
 
+/* Check 7: batch invariance. What a weight row gives one activation row must not
+ * depend on what else is in the batch, so a server's parallel requests get exactly the
+ * results each gets alone. For every kernel set (generic too) and weight type, the path
+ * the matmul takes for a row in a batch of 2..7 activation rows must give the bits of
+ * the path it takes for that activation row alone: rows as stored, dot or gemm8
+ * against dot for one row; x8 groups, gemm8x or gemm16x against gemm8x for one row. */
+static int check_invariance(const cl_kernels *set) {
+    int failed = 0;
+    for (int type = 0; type < CL_TYPE_COUNT; type++) {
+        if (!set->dot[type]) continue;
+        const int64_t n = 512;
+        const int nt_max = 7, os = 16;
+        int q8 = set->act[type] != CL_ACT_F32;
+        size_t row = cl_row_size(type, n), bb = cl_type_info(type)->type_size;
+        size_t a_stride = q8 ? (size_t)(n / CL_QK) * sizeof(cl_block_q8) : sizeof(float) * (size_t)n;
+        uint8_t *w = malloc(row * 16 + 16), *pw = malloc(row * 16 + 16);
+        char *abuf = malloc(a_stride * nt_max);
+        float *x = malloc(sizeof(float) * n);
+        for (int r = 0; r < 16; r++) random_row(type, w + r * row, n);
+        for (int t = 0; t < nt_max; t++) {
+            for (int64_t i = 0; i < n; i++) x[i] = uniform(-1, 1);
+            if (!q8) memcpy(abuf + t * a_stride, x, a_stride);
+            else set->quantize[set->act[type]](x, (cl_block_q8 *)(abuf + t * a_stride), n);
+        }
+        int packed = set->gemm8x[type] != NULL;
+        if (packed) {
+            cl_interleave8(type, w, row, pw, n);
+            cl_interleave8(type, w + 8 * row, row, pw + 8 * row, n);
+        }
+        /* each activation row alone, through the one-row path */
+        float alone[16][7], out[7 * 16];
+        for (int t = 0; t < nt_max; t++) {
+            const char *a1 = abuf + t * a_stride;
+            for (int g = 0; g < 2; g++) {
+                if (packed) set->gemm8x[type](n, pw + (size_t)g * 8 * row, a1, a_stride, 1, out, os);
+                else
+                    for (int r = 0; r < 8; r++) set->dot[type](n, w + (size_t)(g * 8 + r) * row, a1, a_stride, 1, &out[r]);
+                for (int r = 0; r < 8; r++) alone[g * 8 + r][t] = out[r];
+            }
+        }
+        int diff = 0;
+        const char *where = "";
+        for (int nt = 2; nt <= nt_max; nt++) {
+            if (packed) {
+                for (int g = 0; g < 2; g++) {
+                    set->gemm8x[type](n, pw + (size_t)g * 8 * row, abuf, a_stride, nt, out, os);
+                    for (int t = 0; t < nt; t++)
+                        for (int r = 0; r < 8; r++)
+                            if (memcmp(&out[t * os + r], &alone[g * 8 + r][t], 4)) diff++, where = "gemm8x";
+                }
+                if (set->gemm16x[type]) {
+                    set->gemm16x[type](n, pw, 8 * row, abuf, a_stride, nt, out, os);
+                    for (int t = 0; t < nt; t++)
+                        for (int r = 0; r < 16; r++)
+                            if (memcmp(&out[t * os + r], &alone[r][t], 4)) diff++, where = "gemm16x";
+                }
+                continue;
+            }
+            for (int r = 0; r < 16; r++) {
+                float o[7];
+                set->dot[type](n, w + (size_t)r * row, abuf, a_stride, nt, o);
+                for (int t = 0; t < nt; t++)
+                    if (memcmp(&o[t], &alone[r][t], 4)) diff++, where = "dot";
+            }
+            if (set->gemm8[type]) {
+                set->gemm8[type](n, w, row, bb, abuf, a_stride, nt, out, os);
+                for (int t = 0; t < nt; t++)
+                    for (int r = 0; r < 8; r++)
+                        if (memcmp(&out[t * os + r], &alone[r][t], 4)) diff++, where = "gemm8";
+            }
+        }
+        if (diff) printf("FAIL %s/%s: %d results depend on the batch (last in %s)\n", cl_type_name(type), set->isa, diff, where);
+        failed |= diff != 0;
+        free(w), free(pw), free(abuf), free(x);
+    }
+    printf("batch invariance %s: every path, batches of 2..7 rows, bit-identical to one row alone%s\n", set->isa,
+           failed ? "  FAIL" : "  ok");
+    return failed;
+}
+
 static const int types[] = {CL_TYPE_F32,  CL_TYPE_F16,  CL_TYPE_BF16, CL_TYPE_Q4_0, CL_TYPE_Q4_1,
                             CL_TYPE_Q5_0, CL_TYPE_Q5_1, CL_TYPE_Q8_0, CL_TYPE_Q2_K, CL_TYPE_Q3_K,
                             CL_TYPE_Q4_K, CL_TYPE_Q5_K, CL_TYPE_Q6_K};
@@ -348,6 +428,9 @@ int main(void) {
     free(wbuf), free(wf), free(x), free(xd), free(abuf), free(fbuf);
     for (int s = 0; s < nsets; s++)
         if (sets[s]) failed |= check_gemm8(gen, sets[s]) | check_quantize(gen, sets[s]) | check_axpy(gen, sets[s]);
+    failed |= check_invariance(gen);
+    for (int s = 0; s < nsets; s++)
+        if (sets[s]) failed |= check_invariance(sets[s]);
     if (failed) {
         printf("test_kernels: FAILED\n");
         return 1;

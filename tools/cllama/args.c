@@ -137,11 +137,17 @@ cllama_model_params cli_model_params(void) {
 static void log_stderr(int level, const char *msg, void *user) {
     if (level > *(int *)user) return;
     static const char *names[] = {"", "error", "warning", "info", "debug"};
-    fprintf(stderr, "cllama: %s: %s\n", names[level >= 1 && level <= 4 ? level : 0], msg);
+    if (level == CLLAMA_LOG_INFO) fprintf(stderr, "cllama: %s\n", msg);
+    else fprintf(stderr, "cllama: %s: %s\n", names[level >= 1 && level <= 4 ? level : 0], msg);
+}
+
+static int max_level = CLLAMA_LOG_WARN;
+
+void cli_log_set_level(int level) {
+    if (level > max_level) max_level = level;
 }
 
 void cli_log_init(void) {
-    static int max_level = CLLAMA_LOG_WARN;
     const char *v = getenv("CLLAMA_LOG");
     if (v && !strcmp(v, "info")) max_level = CLLAMA_LOG_INFO;
     else if (v && !strcmp(v, "debug")) max_level = CLLAMA_LOG_DEBUG;

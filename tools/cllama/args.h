@@ -49,5 +49,7 @@ size_t unescape_inplace(char *s);
 /* The library's log on stderr: warnings and errors, and information too when
  * CLLAMA_LOG=info (or debug). Installed by main. */
 void cli_log_init(void);
+/* Shows the log from `level` (enum cllama_log_level) on. */
+void cli_log_set_level(int level);
 
 #endif

@@ -35,24 +35,22 @@ static int sbuf_put(sbuf *b, const char *s, size_t n) {
     return 0;
 }
 
-/* Where the first stop string starts in s[0..n), or n. */
-static size_t find_stop(const char *s, size_t n, const gen_opts *o) {
+size_t stop_find(const char *s, size_t n, const char *const *stops, int n_stops) {
     size_t best = n;
-    for (int k = 0; k < o->n_stops; k++) {
-        size_t l = strlen(o->stops[k]);
+    for (int k = 0; k < n_stops; k++) {
+        size_t l = strlen(stops[k]);
         for (size_t i = 0; l && i + l <= n && i < best; i++)
-            if (!memcmp(s + i, o->stops[k], l)) best = i;
+            if (!memcmp(s + i, stops[k], l)) best = i;
     }
     return best;
 }
 
-/* Bytes at the end of s[0..n) that could begin a stop string. */
-static size_t stop_prefix(const char *s, size_t n, const gen_opts *o) {
+size_t stop_holdback(const char *s, size_t n, const char *const *stops, int n_stops) {
     size_t keep = 0;
-    for (int k = 0; k < o->n_stops; k++) {
-        size_t l = strlen(o->stops[k]);
+    for (int k = 0; k < n_stops; k++) {
+        size_t l = strlen(stops[k]);
         for (size_t m = l > n ? n : l - 1; m > keep; m--)
-            if (!memcmp(s + n - m, o->stops[k], m)) {
+            if (!memcmp(s + n - m, stops[k], m)) {
                 keep = m;
                 break;
             }
@@ -96,14 +94,14 @@ int gen_reply(cllama_context *ctx, const cllama_model *m, cllama_sampler *smp, c
             rc = -1;
             goto done;
         }
-        size_t stop_at = find_stop(all.p, all.n, o);
+        size_t stop_at = stop_find(all.p, all.n, o->stops, o->n_stops);
         if (stop_at < all.n) {
             all.n = stop_at;
             all.p[all.n] = 0;
             r->stop = "stop string";
             break;
         }
-        size_t safe = all.n - stop_prefix(all.p, all.n, o);
+        size_t safe = all.n - stop_holdback(all.p, all.n, o->stops, o->n_stops);
         if (safe > printed) {
             fwrite(all.p + printed, 1, safe - printed, o->out);
             fflush(o->out);

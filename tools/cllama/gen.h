@@ -35,6 +35,11 @@ typedef struct {
 int gen_reply(cllama_context *ctx, const cllama_model *m, cllama_sampler *smp, const gen_opts *o, gen_result *r);
 void gen_result_free(gen_result *r);
 
+/* Where the first of the stop strings starts in s[0..n), or n. */
+size_t stop_find(const char *s, size_t n, const char *const *stops, int n_stops);
+/* Bytes at the end of s[0..n) that could still begin a stop string: held back. */
+size_t stop_holdback(const char *s, size_t n, const char *const *stops, int n_stops);
+
 /* Decodes tokens [0, n) of sequence 0 at its next positions in batches of the
  * context's size, keeping the last one's logits. 0 or a CLLAMA_E_* code. */
 int decode_tokens(cllama_context *ctx, const int32_t *ids, int n);

@@ -15,6 +15,7 @@ typedef struct {
 static const command commands[] = {
     {"run", cmd_run, "generate text from a prompt"},
     {"chat", cmd_chat, "talk with a chat model through its own template"},
+    {"serve", cmd_serve, "an OpenAI-compatible HTTP server with parallel requests and a chat page"},
     {"info", cmd_info, "describe a GGUF model: hyperparameters, vocabulary, tensors"},
     {"logits", cmd_logits, "evaluate tokens in one batch and write their logits (float32)"},
     {"tokenize", cmd_tokenize, "print the tokens of a text"},
