@@ -83,6 +83,11 @@ info = run("info", path)
 check(info.returncode == 0 and re.search(r"n_embd:\s+576", info.stdout) and re.search(r"n_layer:\s+30", info.stdout)
       and re.search(r"n_head_kv:\s+3", info.stdout) and "tied to token_embd" in info.stdout
       and "synthetic" in info.stdout, "our loader: smollm2-135m shape, tied output, synthetic name")
+# Its placeholder vocabulary spells text with byte tokens: more tokens than bytes (each
+# space is the 3-byte U+2581), which the CLI must not take for a failure.
+tok = run("tokenize", "-m", path, "-p", "hello there", "--ids")
+ids = json.loads(tok.stdout) if tok.returncode == 0 else []
+check(len(ids) == 17 and ids[0] == 1, f"byte-fallback tokenization with more tokens than bytes: {len(ids)} tokens (BOS + 16 bytes)")
 try:
     import gguf, numpy as np
 except ImportError:

@@ -168,9 +168,9 @@ static cl_vocab *load_vocab(const char *dir, const char *name, cl_gguf **g) {
         cl_gguf_close(*g);
         return NULL;
     }
-    double t1 = now_ms();
-    printf("loaded %s in %.1f ms\n", name, t1 - t0);
-    CHECK(t1 - t0 < 1000.0, "%s loads in %.0f ms (want < 1 s)", name, t1 - t0);
+    /* reported, not asserted: speed is measured by bench/tokenize_bench, not by a timed
+     * test (this one runs under qemu and under sanitizers too) */
+    printf("loaded %s in %.1f ms\n", name, now_ms() - t0);
     return v;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "prompt.h"
 
 int chat_template_select(const char *cmd, const cllama_model *m, const char *arg, cllama_chat_params *params,
                          char **owned) {
@@ -37,20 +38,7 @@ int chat_tokens(const cllama_model *m, const cllama_chat_message *msgs, int n, c
     const char *bt = bos >= 0 ? cllama_token_text(m, bos, &bl) : NULL;
     int adds_bos = cllama_tokenize(m, "", 0, CLLAMA_TOKENIZE_ADD_BOS, NULL, 0) == 1;
     if (bt && bl > 0 && adds_bos && !strncmp(t, bt, (size_t)bl)) t += bl;
-    size_t len = strlen(t);
-    if (len > (1u << 28)) {
-        cllama_free(text);
-        return -1;
-    }
-    int cap = (int)len + 2;
-    int32_t *v = malloc((size_t)cap * sizeof *v);
-    int k = v ? cllama_tokenize(m, t, len, CLLAMA_TOKENIZE_ADD_BOS | CLLAMA_TOKENIZE_SPECIAL, v, cap) : -1;
+    int rc = tokenize_all(m, t, strlen(t), CLLAMA_TOKENIZE_ADD_BOS | CLLAMA_TOKENIZE_SPECIAL, ids, n_ids);
     cllama_free(text);
-    if (k < 0 || k > cap) {
-        free(v);
-        return -1;
-    }
-    *ids = v;
-    *n_ids = k;
-    return 0;
+    return rc ? -1 : 0;
 }

@@ -21,6 +21,7 @@
 #include "args.h"
 #include "chat_prompt.h"
 #include "commands.h"
+#include "prompt.h"
 #include "serve.h"
 
 static const char *HELP =
@@ -376,12 +377,11 @@ static enum MHD_Result tokenize(struct MHD_Connection *c, conn *cn, const char *
         return send_error(c, 400, "invalid_request_error", "'content' must be a string", "content", NULL);
     }
     size_t len = strlen(content->valuestring);
-    int cap = (int)(len < (1u << 26) ? len : 1u << 26) + 2;
-    int32_t *ids = malloc((size_t)cap * sizeof *ids);
-    int flags = CLLAMA_TOKENIZE_SPECIAL | (cJSON_IsTrue(add) ? CLLAMA_TOKENIZE_ADD_BOS : 0);
-    int n = ids && len < (1u << 26) ? cllama_tokenize(S.model, content->valuestring, len, flags, ids, cap) : -1;
+    int32_t *ids = NULL;
+    int n = 0, flags = CLLAMA_TOKENIZE_SPECIAL | (cJSON_IsTrue(add) ? CLLAMA_TOKENIZE_ADD_BOS : 0);
+    int bad = len > (1u << 26) || tokenize_all(S.model, content->valuestring, len, flags, &ids, &n);
     cJSON_Delete(root);
-    if (n < 0 || n > cap) {
+    if (bad) {
         free(ids);
         log_request("POST", url, 400, NULL, cn->t0);
         return send_error(c, 400, "invalid_request_error", "the content cannot be tokenized", "content", NULL);

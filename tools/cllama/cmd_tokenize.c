@@ -8,6 +8,7 @@
 #include "args.h"
 #include "cllama.h"
 #include "chat_prompt.h"
+#include "prompt.h"
 #include "commands.h"
 #include <cjson/cJSON.h>
 
@@ -156,13 +157,12 @@ int cmd_tokenize(int argc, char **argv) {
         return runtime_error(cmd, "%s", cllama_last_error());
     }
     int flags = (no_bos ? 0 : CLLAMA_TOKENIZE_ADD_BOS) | (special ? CLLAMA_TOKENIZE_SPECIAL : 0);
-    int n = cllama_tokenize(m, text, len, flags, NULL, 0);
-    int32_t *ids = n > 0 ? malloc((size_t)n * sizeof *ids) : NULL;
-    if (n > 0 && (!ids || cllama_tokenize(m, text, len, flags, ids, n) != n)) n = ids ? -1 : CLLAMA_E_NOMEM;
+    int32_t *ids = NULL;
+    int n = 0;
+    int bad = tokenize_all(m, text, len, flags, &ids, &n);
     free(owned);
-    if (n < 0) {
-        int rc = runtime_error(cmd, "%s", n == CLLAMA_E_NOMEM && !ids ? "out of memory" : cllama_last_error());
-        free(ids);
+    if (bad) {
+        int rc = runtime_error(cmd, "%s", *cllama_last_error() ? cllama_last_error() : "out of memory");
         cllama_model_free(m);
         return rc;
     }

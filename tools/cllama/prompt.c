@@ -58,28 +58,31 @@ int prompt_tokens(const char *cmd, const cllama_model *m, const prompt_opts *po,
         len = strlen(text);
     }
     int flags = (po->no_bos ? 0 : CLLAMA_TOKENIZE_ADD_BOS) | (po->special ? CLLAMA_TOKENIZE_SPECIAL : 0);
-    /* A token is at least one byte, plus BOS. */
-    if (len > (size_t)INT32_MAX - 16) {
-        free(owned);
-        return runtime_error(cmd, "prompt of %zu bytes is too long", len);
-    }
-    int cap = (int)len + 2;
-    int32_t *v = malloc((size_t)cap * sizeof *v);
-    if (!v) {
-        free(owned);
-        return runtime_error(cmd, "out of memory");
-    }
-    int k = cllama_tokenize(m, text, len, flags, v, cap);
+    int rc = tokenize_all(m, text, len, flags, ids, n);
     free(owned);
-    if (k < 0) {
+    return rc ? runtime_error(cmd, "%s", cllama_last_error()) : 0;
+}
+
+int tokenize_all(const cllama_model *m, const char *text, size_t len, int flags, int32_t **ids, int *n) {
+    *ids = NULL;
+    *n = 0;
+    if (len > (size_t)INT32_MAX / 4) return -1;
+    int cap = (int)len + 16;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int32_t *v = malloc((size_t)cap * sizeof *v);
+        if (!v) return -1;
+        int k = cllama_tokenize(m, text, len, flags, v, cap);
+        if (k < 0) {
+            free(v);
+            return k;
+        }
+        if (k <= cap) {
+            *ids = v;
+            *n = k;
+            return 0;
+        }
         free(v);
-        return runtime_error(cmd, "%s", cllama_last_error());
+        cap = k;
     }
-    if (k > cap) {
-        free(v);
-        return runtime_error(cmd, "tokenizer produced more tokens than bytes");
-    }
-    *ids = v;
-    *n = k;
-    return 0;
+    return -1;
 }

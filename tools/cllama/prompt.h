@@ -26,4 +26,10 @@ int prompt_check(const char *cmd, const prompt_opts *po);
  * --ids list checked against the vocabulary. 0, EXIT_USAGE or EXIT_RUNTIME. */
 int prompt_tokens(const char *cmd, const cllama_model *m, const prompt_opts *po, int32_t **ids, int *n);
 
+/* All the tokens of len bytes of text (malloc'd *ids; *n of them): tokenizes into a
+ * buffer sized from the text, and once more into one of the size the tokenizer asked
+ * for when that was too small (byte fallback can give more tokens than bytes).
+ * 0, or a negative CLLAMA_E_* with cllama_last_error() set. */
+int tokenize_all(const cllama_model *m, const char *text, size_t len, int flags, int32_t **ids, int *n);
+
 #endif

@@ -39,6 +39,7 @@ typedef struct srv_req {
     char **stops;
     int n_stops;
     int logprobs, top_logprobs;
+    int ignore_eos; /* llama-server's extension: go on past end-of-generation tokens */
     char id[48];
     int64_t created;
     double t_submit;

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "chat_prompt.h"
+#include "prompt.h"
 #include "serve.h"
 
 #define MAX_MESSAGES 4096
@@ -164,12 +165,9 @@ static int parse_prompt(const cllama_model *m, const cJSON *root, srv_req *r, sr
     if (!utf8_ok(p->valuestring)) return fail(err, "prompt", "'prompt' is not valid UTF-8");
     size_t len = strlen(p->valuestring);
     if (len > (1u << 26)) return fail(err, "prompt", "'prompt' is too long");
-    int cap = (int)len + 2;
-    if (!(r->prompt = malloc((size_t)cap * sizeof *r->prompt))) return fail(err, NULL, "out of memory");
-    int n = cllama_tokenize(m, p->valuestring, len, CLLAMA_TOKENIZE_ADD_BOS | CLLAMA_TOKENIZE_SPECIAL, r->prompt, cap);
-    if (n < 0 || n > cap) return fail(err, "prompt", "the prompt cannot be tokenized: %s", cllama_last_error());
-    r->n_prompt = n;
-    if (!n) return fail(err, "prompt", "the prompt has no tokens");
+    if (tokenize_all(m, p->valuestring, len, CLLAMA_TOKENIZE_ADD_BOS | CLLAMA_TOKENIZE_SPECIAL, &r->prompt, &r->n_prompt))
+        return fail(err, "prompt", "the prompt cannot be tokenized: %s", cllama_last_error());
+    if (!r->n_prompt) return fail(err, "prompt", "the prompt has no tokens");
     return 0;
 }
 
@@ -211,7 +209,8 @@ int srv_parse_request(const cllama_model *m, const cllama_chat_params *tmpl, int
         get_number(root, "repeat_penalty", 0.01, 100, &rep, err) || get_int(root, "seed", 0, 0x7fffffffffffffffL, &seed, err) ||
         get_int(root, "max_tokens", 1, 1 << 30, &max_tokens, err) ||
         get_int(root, "max_completion_tokens", 1, 1 << 30, &max_tokens, err) || get_int(root, "n", 1, 1, &n, err) ||
-        get_bool(root, "stream", &r->stream, err) || parse_stop(root, r, err))
+        get_bool(root, "stream", &r->stream, err) || get_bool(root, "ignore_eos", &r->ignore_eos, err) ||
+        parse_stop(root, r, err))
         goto done;
     if (kind == SRV_CHAT) {
         if (get_bool(root, "logprobs", &r->logprobs, err) || get_int(root, "top_logprobs", 0, MAX_TOP_LOGPROBS, &top_lp, err))

@@ -222,7 +222,7 @@ static void take_token(srv_engine *e, slot *s, const float *logits) {
     memcpy(e->lbuf, logits, (size_t)e->n_vocab * sizeof *e->lbuf);
     int32_t id = cllama_sampler_sample(s->smp, e->lbuf);
     char *lp = r->logprobs ? srv_logprob_entry(e->m, logits, e->n_vocab, id, r->top_logprobs) : NULL;
-    if (cllama_token_is_eog(e->m, id)) {
+    if (!r->ignore_eos && cllama_token_is_eog(e->m, id)) {
         if (lp) push_event(r, "", 0, lp);
         finish(e, s, "eog", NULL);
         return;
