@@ -40,6 +40,8 @@ step build cmake --build "$B" -j"$JOBS" || exit 1
 export ASAN_OPTIONS=detect_leaks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export CLLAMA_TESTDATA="$TESTDATA"
+# the real model scripts/setup.sh fetches, for its vocabulary (fuzz_tokenizer), if present
+[ -f build/models/SmolLM2-135M-Instruct.Q4_1.gguf ] && export CLLAMA_SMOLLM2=$PWD/build/models/SmolLM2-135M-Instruct.Q4_1.gguf
 step ctest sh -c "cd $B && ctest --output-on-failure -j$JOBS"
 
 F=$B/fuzz
@@ -51,8 +53,9 @@ make_seeds() {
         head -c 65536 "$TESTDATA/models/tiny-llama2-s1-q4_0.gguf" >"$F/seeds/gguf/tiny-llama2-s1-q4_0.64k.gguf" &&
         "$F/make_seeds" "$F/seeds/gguf" &&
         cp tests/data/chat_templates/*.jinja "$F/seeds/chat_template/" &&
-        python3 - "$TESTDATA/vocab/tokenizer-cases.txt" "$F/seeds/tokenizer" <<'EOF'
-import sys
+        python3 - "$TESTDATA/vocab/tokenizer-cases.txt" "$F/seeds/tokenizer" \
+            "$TESTDATA/reference/invalid-utf8.json" tests/data/invalid_utf8_more.json <<'EOF'
+import json, os, sys
 # A case is the lines before a "__ggml_vocab_test__" line, joined with "\n".
 cases, cur = [], []
 for line in open(sys.argv[1], "rb").read().split(b"\n"):
@@ -63,6 +66,11 @@ for line in open(sys.argv[1], "rb").read().split(b"\n"):
         cur.append(line)
 for i, c in enumerate(cases):
     open("%s/case-%03d" % (sys.argv[2], i), "wb").write(c)
+# and the invalid UTF-8 inputs the reference's ids are known for
+for f in sys.argv[3:]:
+    if os.path.exists(f):
+        for i, c in enumerate(json.load(open(f))["cases"]):
+            open("%s/%s-%02d" % (sys.argv[2], os.path.basename(f).split(".")[0], i), "wb").write(bytes.fromhex(c["hex"]))
 EOF
 }
 step seeds make_seeds

