@@ -39,9 +39,10 @@ bw = host[0]["bandwidth_gbs"] if host else float("nan")
 print(f"read bandwidth (this host, all cores): {bw:.1f} GB/s")
 print("| model | quant | size GiB | threads | test | t/s | tg ceiling t/s | % of ceiling |")
 print("|---|---|---:|---:|---|---:|---:|---:|")
-for b in bench:
-    ceil = bw * 1e9 / b["size"]
+for b in bench:  # llama-bench's fields, then cllama's (model_name, quant)
+    ceil = bw * 1e9 / b["model_size"]
     share = f"{100 * b['avg_ts'] / ceil:.0f} %" if b["n_gen"] else "-"
-    print(f"| {b['model']} | {b['quant']} | {b['size'] / 2**30:.2f} | {b['threads']} | {b['test']} | "
+    test = f"pp{b['n_prompt']}" if b["n_prompt"] else f"tg{b['n_gen']}"
+    print(f"| {b['model_name']} | {b['quant']} | {b['model_size'] / 2**30:.2f} | {b['n_threads']} | {test} | "
           f"{b['avg_ts']:.2f} | {ceil:.2f} | {share} |")
 EOF

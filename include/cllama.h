@@ -42,6 +42,9 @@ const char *cllama_last_error(void);
 /* "0.2.0" and the git commit the library was built from ("unknown" outside a checkout). */
 const char *cllama_version(void);
 const char *cllama_build_commit(void);
+/* Commits in the history of that commit (git rev-list --count; 0 outside a checkout):
+ * llama-bench's build_number. */
+int cllama_build_number(void);
 
 /* ---- log ---- */
 
@@ -112,7 +115,8 @@ typedef struct {
 typedef struct {
     char arch[32];          /* general.architecture */
     char name[128];         /* general.name, "" if absent */
-    char file_type[16];     /* "Q4_K_M", "F16", ... from general.file_type; "mixed" if absent */
+    char file_type[16];     /* "Q4_K_M", "F16", ... from general.file_type, else named from the
+                             * weight matrices' types; "mixed" if they match no recipe */
     cllama_hparams hp;
     uint64_t n_params;      /* values in the weight tensors */
     uint64_t weight_bytes;  /* bytes of the weight tensors */

@@ -139,6 +139,19 @@ double cllama_probe_flops(int n_threads);
  * with VNNI where the CPU has it): the roof of prompt processing on quantized weights. */
 double cllama_probe_int8(int n_threads);
 
+typedef struct {
+    double read_gbs;    /* GB/s, as cllama_probe_read_bw */
+    double fp32_gflops; /* as cllama_probe_flops */
+    double int8_gops;   /* as cllama_probe_int8 */
+    int rounds;
+} cllama_probe_peaks;
+
+/* The three probes above on n_threads threads and a read buffer of `bytes`, run in
+ * `rounds` interleaved rounds, keeping the best reading of each: a probe that shares
+ * the host with other work reads low, never high, so the best is the closest to the
+ * peak. Returns 0, or -1 if the buffer or the threads cannot be had. */
+int cllama_probe_peaks_best(int n_threads, uint64_t bytes, int rounds, cllama_probe_peaks *out);
+
 #ifdef __cplusplus
 }
 #endif

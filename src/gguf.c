@@ -301,6 +301,7 @@ int cl_gguf_open(const char *path, cl_gguf **out) {
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
+        if (S_ISDIR(st.st_mode)) return cl_err(CLLAMA_E_IO, "%s: is a directory, not a GGUF file", path);
         return cl_err(CLLAMA_E_IO, "%s: not a regular file", path);
     }
     if (st.st_size < 24) {

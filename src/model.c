@@ -334,22 +334,69 @@ int cllama_model_n_ctx_train(const cllama_model *m) { return m->hp.n_ctx_train; 
 int cllama_model_n_embd(const cllama_model *m) { return m->hp.n_embd; }
 int cllama_model_n_layer(const cllama_model *m) { return m->hp.n_layer; }
 
-/* llama.cpp's file type numbers (general.file_type), as its quantizer names them. */
+/* llama.cpp's file type numbers (general.file_type, enum llama_ftype in its llama.h),
+ * as its quantizer names them; NULL for numbers it does not define (4-6 were removed). */
 static const char *ftype_name(uint32_t ft) {
-    static const char *names[] = {"F32", "F16", "Q4_0", "Q4_1", NULL, NULL, NULL, "Q8_0", "Q5_0", "Q5_1",
-                                  "Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L", "Q4_K_S", "Q4_K_M", "Q5_K_S",
-                                  "Q5_K_M", "Q6_K"};
-    if (ft < sizeof names / sizeof *names && names[ft]) return names[ft];
-    return ft == 32 ? "BF16" : "mixed";
+    static const char *names[] = {"F32",    "F16",   "Q4_0",   "Q4_1",    NULL,    NULL,    NULL,   "Q8_0",
+                                  "Q5_0",   "Q5_1",  "Q2_K",   "Q3_K_S",  "Q3_K_M", "Q3_K_L", "Q4_K_S", "Q4_K_M",
+                                  "Q5_K_S", "Q5_K_M", "Q6_K",  "IQ2_XXS", "IQ2_XS", "Q2_K_S", "IQ3_XS", "IQ3_XXS",
+                                  "IQ1_S",  "IQ4_NL", "IQ3_S", "IQ3_M",   "IQ2_S",  "IQ2_M",  "IQ4_XS", "IQ1_M",
+                                  "BF16"};
+    return ft < sizeof names / sizeof *names ? names[ft] : NULL;
+}
+
+/* The file type read off the tensor types, for files without general.file_type:
+ * elements per type over the 2-D weight matrices (vectors such as norms stay F32 in
+ * every recipe; token_embd and output are left out too, as the recipes give them Q6_K
+ * or 8 bits whatever the file type, unless the file has no other matrix). The dominant
+ * type names the file, and for K-quants the other types present name the recipe that
+ * makes that mix in llama.cpp's quantizer: Q4_K with Q6_K is Q4_K_M (more bits for
+ * attn_v and ffn_down in half the layers), with Q5_K only Q4_K_S; Q5_K with Q6_K is
+ * Q5_K_M, alone Q5_K_S; Q3_K with Q4_K is Q3_K_M, with Q5_K only Q3_K_L, alone
+ * Q3_K_S. "mixed" when there is no matrix or the dominant type has no file type. */
+static const char *ftype_from_tensors(const cl_gguf *g) {
+    uint64_t elems[CL_TYPE_COUNT] = {0};
+    for (int pass = 0; pass < 2; pass++) {
+        uint64_t total = 0;
+        for (uint64_t i = 0; i < cl_gguf_n_tensors(g); i++) {
+            const cl_gguf_tensor *t = cl_gguf_tensor_at(g, i);
+            if (t->n_dims < 2 || t->ne[1] < 2 || t->type < 0 || t->type >= CL_TYPE_COUNT) continue;
+            if (!pass && (cl_str_eq(t->name, "token_embd.weight") || cl_str_eq(t->name, "output.weight"))) continue;
+            uint64_t n = (uint64_t)t->ne[0] * (uint64_t)t->ne[1] * (uint64_t)t->ne[2] * (uint64_t)t->ne[3];
+            elems[t->type] += n;
+            total += n;
+        }
+        if (total) break;
+    }
+    int top = -1;
+    for (int k = 0; k < CL_TYPE_COUNT; k++)
+        if (elems[k] && (top < 0 || elems[k] > elems[top])) top = k;
+    switch (top) {
+    case CL_TYPE_F32: return "F32";
+    case CL_TYPE_F16: return "F16";
+    case CL_TYPE_BF16: return "BF16";
+    case CL_TYPE_Q4_0: return "Q4_0";
+    case CL_TYPE_Q4_1: return "Q4_1";
+    case CL_TYPE_Q5_0: return "Q5_0";
+    case CL_TYPE_Q5_1: return "Q5_1";
+    case CL_TYPE_Q8_0: return "Q8_0";
+    case CL_TYPE_Q2_K: return "Q2_K";
+    case CL_TYPE_Q3_K: return elems[CL_TYPE_Q4_K] ? "Q3_K_M" : elems[CL_TYPE_Q5_K] ? "Q3_K_L" : "Q3_K_S";
+    case CL_TYPE_Q4_K: return elems[CL_TYPE_Q6_K] ? "Q4_K_M" : "Q4_K_S";
+    case CL_TYPE_Q5_K: return elems[CL_TYPE_Q6_K] ? "Q5_K_M" : "Q5_K_S";
+    case CL_TYPE_Q6_K: return "Q6_K";
+    default: return "mixed";
+    }
 }
 
 void cllama_model_describe(const cllama_model *m, cllama_model_desc *d) {
     memset(d, 0, sizeof *d);
     snprintf(d->arch, sizeof d->arch, "%s", m->arch_name);
     snprintf(d->name, sizeof d->name, "%s", m->name);
+    /* A number llama.cpp does not define is named from the tensors, as an absent key. */
     uint32_t ft;
-    snprintf(d->file_type, sizeof d->file_type, "%s",
-             cl_gguf_get_u32(m->gguf, "general.file_type", &ft) == 1 ? ftype_name(ft) : "mixed");
+    const char *name = cl_gguf_get_u32(m->gguf, "general.file_type", &ft) == 1 ? ftype_name(ft) : NULL;
+    snprintf(d->file_type, sizeof d->file_type, "%s", name ? name : ftype_from_tensors(m->gguf));
     d->hp = m->hp;
     d->n_params = m->n_params;
     d->weight_bytes = m->weight_bytes;

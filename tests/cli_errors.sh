@@ -33,6 +33,30 @@ check 1 "run missing model" "$bin" run -m /nonexistent.gguf -p hi
 check 1 "run not a gguf" "$bin" run -m "$0" -p hi
 check 1 "info missing model" "$bin" info /nonexistent.gguf
 check 1 "run prompt too long" "$bin" run -m "$model" --ctx 4 --ids 1,2,3,4,5 -n 1
+check 1 "run -m DIR" "$bin" run -m "$(dirname "$0")" -p hi
+# the message counts right and says what to do
+err=$("$bin" run -m "$model" --ctx 1 -p hi -n 4 2>&1 >/dev/null)
+case $err in
+*"the prompt is 2 tokens and the context holds 1: no room to generate (use --ctx 6 or more)"*) echo "ok   --ctx 1: $err" ;;
+*) echo "FAIL --ctx 1: $err"; fails=$((fails + 1)) ;;
+esac
+err=$("$bin" run -m "$model" --ctx 1 --ids 1 -n 4 2>&1 >/dev/null)
+case $err in
+*"the prompt is 1 token and"*) echo "ok   --ctx 1 with one token: $err" ;;
+*) echo "FAIL --ctx 1 with one token: $err"; fails=$((fails + 1)) ;;
+esac
+# a context above the training context (512 for this model) works, with a warning;
+# llama.cpp's spellings of the options are accepted
+for flags in "--ctx 1024 -n 1" "-c 1024 --n-predict 1" "--ctx-size 1024 -n 1"; do
+    err=$("$bin" run -m "$model" -p hi $flags --temp 0 2>&1 >/dev/null)
+    if [ $? -eq 0 ] && printf '%s' "$err" | grep -q "warning: a context of 1024 tokens is above the 512 the model was trained on"; then
+        echo "ok   run $flags: warns"
+    else
+        echo "FAIL run $flags: $err"; fails=$((fails + 1))
+    fi
+done
+err=$("$bin" run -m "$model" -p hi --ctx 512 -n 1 2>&1 >/dev/null)
+if printf '%s' "$err" | grep -q warning; then echo "FAIL --ctx 512 warns: $err"; fails=$((fails + 1)); else echo "ok   --ctx 512: no warning"; fi
 for c in run logits tokenize info; do
     if "$bin" $c -h >/dev/null 2>&1; then echo "ok   $c -h"; else echo "FAIL $c -h"; fails=$((fails + 1)); fi
 done

@@ -4,7 +4,8 @@
 usage: test_bench.py CLLAMA_BIN TMPDIR
 
 - one bench run writes md, csv, json and jsonl (--out-dir): each parses and all four
-  carry the same numbers; json carries every sample and its mean matches avg_ts;
+  carry the same numbers; json carries every sample and its mean matches avg_ts
+  (test_bench_formats.py checks them against llama-bench's, test_bench_svg.py the chart);
 - --mem-limit below the need gives an N/A row with the reason, and no samples;
 - bad flags exit 2 with one line;
 - synth writes a GGUF that the independent reader of the `gguf` Python package (if
@@ -12,20 +13,19 @@ usage: test_bench.py CLLAMA_BIN TMPDIR
   our own loader describes with the same shapes (cllama info).
 """
 import csv, json, os, re, statistics, subprocess, sys
+from checklib import check, finish
 
 bin_, tmp = sys.argv[1], sys.argv[2]
-fails = 0
-
-
-def check(cond, what):
-    global fails
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        fails += 1
 
 
 def run(*args):
     return subprocess.run([bin_, *args], capture_output=True, text=True, timeout=600)
+
+
+def test_name(j):
+    t = f"pp{j['n_prompt']}+tg{j['n_gen']}" if j["n_prompt"] and j["n_gen"] else \
+        f"pp{j['n_prompt']}" if j["n_prompt"] else f"tg{j['n_gen']}"
+    return t + (f" @ d{j['n_depth']}" if j["n_depth"] else "")
 
 
 # --- formats carry the same numbers -------------------------------------------------
@@ -41,6 +41,7 @@ md = [l for l in open(os.path.join(out, "bench.md")) if l.startswith("|")][2:]
 check(len(rows_json) == 2 and len(rows_jsonl) == 2 and len(rows_csv) == 2 and len(md) == 2,
       "two rows (pp8, tg4) in every format")
 for j, jl, c, m in zip(rows_json, rows_jsonl, rows_csv, md):
+    j["test"] = jl["test"] = test_name(j)
     check(j == jl, f"{j['test']}: json and jsonl rows are identical")
     check(len(j["samples_ns"]) == 3 and len(j["samples_ts"]) == 3, f"{j['test']}: json carries all 3 samples")
     check(abs(statistics.mean(j["samples_ts"]) - j["avg_ts"]) <= 1e-3 * j["avg_ts"], f"{j['test']}: avg_ts is the mean of the samples")
@@ -48,15 +49,13 @@ for j, jl, c, m in zip(rows_json, rows_jsonl, rows_csv, md):
     tokens = j["n_prompt"] + j["n_gen"]
     check(all(abs(tokens / (ns * 1e-9) - ts) <= 1e-3 * ts for ns, ts in zip(j["samples_ns"], j["samples_ts"])),
           f"{j['test']}: samples_ts = tokens / samples_ns")
-    check(c["test"] == j["test"] and abs(float(c["avg_ts"]) - j["avg_ts"]) <= 1e-4 * j["avg_ts"]
+    check(int(c["n_prompt"]) == j["n_prompt"] and int(c["n_gen"]) == j["n_gen"] and abs(float(c["avg_ts"]) - j["avg_ts"]) <= 1e-4 * j["avg_ts"]
           and abs(float(c["stddev_ts"]) - j["stddev_ts"]) <= 1e-4 * max(j["avg_ts"], 1), f"{j['test']}: csv matches json")
     cells = [x.strip() for x in m.strip().strip("|").split("|")]
     mm = re.match(r"([\d.]+) ± ([\d.]+)", cells[-1])
     check(cells[5] == j["test"] and mm and abs(float(mm.group(1)) - j["avg_ts"]) <= 0.006
           and abs(float(mm.group(2)) - j["stddev_ts"]) <= 0.006, f"{j['test']}: markdown matches json")
     check(j["avg_ts"] > 0 and j["fits"], f"{j['test']}: positive t/s")
-svg = open(os.path.join(out, "chart.svg")).read()
-check(svg.startswith("<svg") and svg.count("<rect") >= 3, "svg chart written with bars")
 
 # --- N/A through --mem-limit --------------------------------------------------------
 r = run("bench", "--shape", "llama2-7b:Q4_0", "-p", "8", "-n", "0", "-o", "json", "--mem-limit", "2G")
@@ -64,6 +63,11 @@ check(r.returncode == 0, "bench with --mem-limit exits 0")
 j = json.loads(r.stdout)
 check(len(j) == 1 and not j[0]["fits"] and not j[0]["samples_ns"], "row does not fit and has no samples")
 check(re.search(r"needs 3\.\d GiB, 2\.0 GiB allowed", j[0]["reason"]) is not None, f"reason: {j[0]['reason']}")
+# a synthetic model is built in memory and interleaved: up to twice its weights
+r = run("bench", "--shape", "llama2-7b:Q4_0", "-p", "8", "-n", "0", "-o", "json", "--mem-limit", "5G")
+j = json.loads(r.stdout)
+check(len(j) == 1 and not j[0]["fits"] and "a file would fit (3." in j[0]["reason"] and "needs up to 7." in j[0]["reason"],
+      f"synthetic peak counted: {j[0]['reason']}")
 r = run("bench", "--shape", "llama2-7b:Q4_0", "-p", "8", "-n", "0", "-o", "summary", "--mem-limit", "2G")
 check("N/A" in r.stdout and "does not fit" in r.stdout, "summary shows N/A")
 
@@ -72,6 +76,19 @@ for args in (["--bogus"], ["-p", "x"], ["-o", "xml"], ["--shape", "llama9-1b"], 
              ["-r", "0"], ["-t", "0"], ["--mem-limit", "lots"], ["-pg", "1"]):
     r = run("bench", *args)
     check(r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, f"bench {' '.join(args)}: exit 2, one line")
+
+# --- runtime errors: one line, exit 1, nothing on stdout, before any benchmarking ------
+import time
+for args, want in ((["-m", tmp], "is a directory"), (["-m", "/nonexistent/model.gguf"], "No such file or directory"),
+                   (["--shape", "llama2-7b:Q4_0", "--svg", "/nonexistent/dir/chart.svg"], "No such file or directory"),
+                   (["--shape", "llama2-7b:Q4_0", "--svg", tmp], "Is a directory"),
+                   (["--shape", "llama2-7b:Q4_0", "--out-dir", "/nonexistent/dir/out"], "No such file or directory")):
+    t0 = time.time()
+    r = run("bench", "-p", "8", "-n", "0", "-r", "1", *args)
+    lines = r.stderr.strip().splitlines()
+    check(r.returncode == 1 and r.stdout == "" and len(lines) == 1 and want in lines[0] and time.time() - t0 < 5,
+          f"bench {' '.join(args)}: exit 1, one line with '{want}', no table, no benchmarking "
+          f"({r.returncode}, {time.time() - t0:.1f} s, {lines})")
 r = run("synth", "--shape", "nope:Q4_0", "-o", os.path.join(tmp, "x.gguf"))
 check(r.returncode == 2, "synth unknown shape: exit 2")
 
@@ -119,5 +136,4 @@ else:
     sd = float(np.std(w))
     check(np.isfinite(w).all() and 0.01 < sd < 0.04, f"weights dequantize finite with std {sd:.4f} (~0.02)")
 os.remove(path)
-print(f"{fails} failed")
-sys.exit(1 if fails else 0)
+finish()

@@ -103,27 +103,43 @@ static void bw_task(void *arg, int ith, int nth) {
     __atomic_fetch_add(&j->sink, t, __ATOMIC_RELAXED);
 }
 
-double cllama_probe_read_bw(int n_threads, uint64_t bytes, int reps) {
+/* The probe buffer: `bytes` rounded down to whole 64-word chunks, filled so the pages
+ * are mapped before any timed pass. NULL if out of memory. */
+static uint64_t *bw_buffer(uint64_t bytes, uint64_t *n_words) {
     uint64_t n = bytes / 8 / 64 * 64;
     /* Huge pages where the kernel gives them, as for the weights repack.c interleaves:
      * with 4 KiB pages, TLB misses cost a few percent of the bandwidth. */
     uint64_t *buf = mmap(NULL, n * 8, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (buf == MAP_FAILED) return -1;
+    if (buf == MAP_FAILED) return NULL;
     madvise(buf, n * 8, MADV_HUGEPAGE);
     for (uint64_t i = 0; i < n; i++) buf[i] = i;
+    *n_words = n;
+    return buf;
+}
+
+/* Best GB/s of `reps` timed passes over j's buffer on the pool. */
+static double bw_passes(cl_pool *pool, bw_job *j, int reps) {
+    double best = 0;
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_s();
+        cl_pool_run(pool, bw_task, j);
+        double gbs = j->n * 8 / (now_s() - t0) / 1e9;
+        if (gbs > best) best = gbs;
+    }
+    return best;
+}
+
+double cllama_probe_read_bw(int n_threads, uint64_t bytes, int reps) {
+    uint64_t n;
+    uint64_t *buf = bw_buffer(bytes, &n);
+    if (!buf) return -1;
     cl_pool *pool;
     if (cl_pool_init(n_threads, &pool)) {
         munmap(buf, n * 8);
         return -1;
     }
     bw_job j = {buf, n, 0};
-    double best = 0;
-    for (int r = 0; r < reps; r++) {
-        double t0 = now_s();
-        cl_pool_run(pool, bw_task, &j);
-        double gbs = n * 8 / (now_s() - t0) / 1e9;
-        if (gbs > best) best = gbs;
-    }
+    double best = bw_passes(pool, &j, reps);
     cl_pool_free(pool);
     munmap(buf, n * 8);
     return j.sink == 1 ? best + 1e-9 : best; /* keeps the sums live */
@@ -232,19 +248,54 @@ static void flops_task(void *arg, int ith, int nth) {
     j->flops[ith] = sink == 12345.0f ? f + 1 : f; /* keeps the chains live */
 }
 
-static double probe_ops(int n_threads, int int8) {
-    if (n_threads < 1 || n_threads > 1024) return -1;
-    cl_pool *pool;
-    if (cl_pool_init(n_threads, &pool)) return -1;
+/* GFLOPS (or GOPS) of one run of the FMA (or 8-bit) chains on every thread of the pool. */
+static double ops_run(cl_pool *pool, int int8) {
     static flops_job j;
     j.int8 = int8;
     double total = 0;
     cl_pool_run(pool, flops_task, &j);
-    for (int i = 0; i < n_threads; i++) total += j.flops[i] / j.secs[i];
-    cl_pool_free(pool);
+    for (int i = 0; i < cl_pool_size(pool); i++) total += j.flops[i] / j.secs[i];
     return total / 1e9;
+}
+
+static double probe_ops(int n_threads, int int8) {
+    if (n_threads < 1 || n_threads > 1024) return -1;
+    cl_pool *pool;
+    if (cl_pool_init(n_threads, &pool)) return -1;
+    double g = ops_run(pool, int8);
+    cl_pool_free(pool);
+    return g;
 }
 
 double cllama_probe_int8(int n_threads) { return probe_ops(n_threads, 1); }
 
 double cllama_probe_flops(int n_threads) { return probe_ops(n_threads, 0); }
+
+int cllama_probe_peaks_best(int n_threads, uint64_t bytes, int rounds, cllama_probe_peaks *out) {
+    memset(out, 0, sizeof *out);
+    if (n_threads < 1 || n_threads > 1024 || rounds < 1) return -1;
+    uint64_t n;
+    uint64_t *buf = bw_buffer(bytes, &n);
+    if (!buf) return -1;
+    cl_pool *pool;
+    if (cl_pool_init(n_threads, &pool)) {
+        munmap(buf, n * 8);
+        return -1;
+    }
+    bw_job j = {buf, n, 0};
+    /* Rounds interleave the three probes, so a burst of other work on the host lowers
+     * one round's readings of each rather than all readings of one; two bandwidth
+     * passes a round, as the first after the compute probes may find the cores at a
+     * lower clock. */
+    for (int r = 0; r < rounds; r++) {
+        double bw = bw_passes(pool, &j, 2), fp = ops_run(pool, 0), i8 = ops_run(pool, 1);
+        out->read_gbs = bw > out->read_gbs ? bw : out->read_gbs;
+        out->fp32_gflops = fp > out->fp32_gflops ? fp : out->fp32_gflops;
+        out->int8_gops = i8 > out->int8_gops ? i8 : out->int8_gops;
+    }
+    out->rounds = rounds;
+    cl_pool_free(pool);
+    munmap(buf, n * 8);
+    if (j.sink == 1) out->read_gbs += 1e-9; /* keeps the sums live */
+    return 0;
+}

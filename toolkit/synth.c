@@ -84,21 +84,33 @@ int cllama_shape_find(const char *name, cllama_shape *out) {
     return cl_err(CLLAMA_E_INVALID, "unknown shape '%s' (known: %s)", name, list);
 }
 
+/* Each scheme's base weight type and its number in llama.cpp's enum llama_ftype
+ * (include/llama.h: LLAMA_FTYPE_ALL_F32 = 0, ..._MOSTLY_Q4_K_M = 15, ..._BF16 = 32),
+ * written as general.file_type so readers name the file as llama.cpp does. */
 static const struct {
     const char *name;
     int base;
+    uint32_t ftype;
 } schemes[] = {
-    {"F32", CL_TYPE_F32},   {"F16", CL_TYPE_F16},   {"BF16", CL_TYPE_BF16}, {"Q8_0", CL_TYPE_Q8_0},
-    {"Q4_0", CL_TYPE_Q4_0}, {"Q4_1", CL_TYPE_Q4_1}, {"Q5_0", CL_TYPE_Q5_0}, {"Q5_1", CL_TYPE_Q5_1},
-    {"Q2_K", CL_TYPE_Q2_K}, {"Q3_K_M", CL_TYPE_Q3_K}, {"Q4_K_S", CL_TYPE_Q4_K}, {"Q4_K_M", CL_TYPE_Q4_K},
-    {"Q5_K_S", CL_TYPE_Q5_K}, {"Q5_K_M", CL_TYPE_Q5_K}, {"Q6_K", CL_TYPE_Q6_K},
+    {"F32", CL_TYPE_F32, 0},      {"F16", CL_TYPE_F16, 1},       {"BF16", CL_TYPE_BF16, 32},
+    {"Q8_0", CL_TYPE_Q8_0, 7},    {"Q4_0", CL_TYPE_Q4_0, 2},     {"Q4_1", CL_TYPE_Q4_1, 3},
+    {"Q5_0", CL_TYPE_Q5_0, 8},    {"Q5_1", CL_TYPE_Q5_1, 9},     {"Q2_K", CL_TYPE_Q2_K, 10},
+    {"Q3_K_M", CL_TYPE_Q3_K, 12}, {"Q4_K_S", CL_TYPE_Q4_K, 14},  {"Q4_K_M", CL_TYPE_Q4_K, 15},
+    {"Q5_K_S", CL_TYPE_Q5_K, 16}, {"Q5_K_M", CL_TYPE_Q5_K, 17},  {"Q6_K", CL_TYPE_Q6_K, 18},
 };
 #define N_SCHEMES (int)(sizeof schemes / sizeof *schemes)
 
-static int scheme_base(const char *scheme) {
+/* Index of `scheme` in schemes[], or -1. */
+static int scheme_index(const char *scheme) {
     for (int i = 0; i < N_SCHEMES; i++)
-        if (!strcmp(schemes[i].name, scheme)) return schemes[i].base;
+        if (!strcmp(schemes[i].name, scheme)) return i;
     return -1;
+}
+
+/* The scheme's base weight type, or -1 if unknown. */
+static int scheme_base(const char *scheme) {
+    int i = scheme_index(scheme);
+    return i < 0 ? -1 : schemes[i].base;
 }
 
 int cllama_scheme_check(const char *scheme) {
@@ -370,6 +382,7 @@ int cllama_synth_build(const cllama_shape *s, const char *scheme, int n_threads,
     char key[96];
 #define KEY(suffix) (snprintf(key, sizeof key, "%s." suffix, s->arch), key)
     if (cl_gw_str(w, "general.architecture", s->arch) || cl_gw_str(w, "general.name", name) ||
+        cl_gw_u32(w, "general.file_type", schemes[scheme_index(scheme)].ftype) ||
         cl_gw_u32(w, "general.alignment", 32) || cl_gw_u32(w, KEY("context_length"), (uint32_t)s->n_ctx_train) ||
         cl_gw_u32(w, KEY("embedding_length"), (uint32_t)s->n_embd) ||
         cl_gw_u32(w, KEY("block_count"), (uint32_t)s->n_layer) ||

@@ -1,6 +1,7 @@
 #include "args.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -160,6 +161,27 @@ int cli_check_threads(const char *cmd, int threads) {
         fprintf(stderr,
                 "cllama %s: warning: %d threads on %ld online CPUs: threads will wait for each other (use -t %ld or fewer)\n",
                 cmd, threads, online, online);
+        return 1;
+    }
+    return 0;
+}
+
+int cli_check_writable(const char *path, int *created) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    *created = fd >= 0;
+    if (fd < 0 && errno == EEXIST) fd = open(path, O_WRONLY);
+    if (fd < 0) return -1;
+    close(fd);
+    return 0;
+}
+
+int cli_check_ctx(const char *cmd, const cllama_model *m, int n_ctx) {
+    int train = cllama_model_n_ctx_train(m);
+    if (n_ctx > 0 && train > 0 && n_ctx > train) {
+        fprintf(stderr,
+                "cllama %s: warning: a context of %d tokens is above the %d the model was trained on: "
+                "text past %d tokens is usually poor\n",
+                cmd, n_ctx, train, train);
         return 1;
     }
     return 0;

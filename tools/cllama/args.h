@@ -42,6 +42,13 @@ cllama_model_params cli_model_params(void);
 /* Warns on stderr when `threads` exceeds the online CPUs (they would wait for each
  * other); returns 1 if it warned. */
 int cli_check_threads(const char *cmd, int threads);
+/* Whether `path` can be opened for writing, checked before minutes of work: opened
+ * without truncating, so an existing file keeps its contents until it is written.
+ * Returns 0 (*created = 1 if this made the file: remove it if the command then fails),
+ * or -1 with errno set. */
+int cli_check_writable(const char *path, int *created);
+/* Warns (one line on stderr, returns 1) when n_ctx is above the model's training context. */
+int cli_check_ctx(const char *cmd, const cllama_model *m, int n_ctx);
 
 /* Processes \n \t \r \\ \' \" escapes in place (as llama.cpp's -e); returns the new length. */
 size_t unescape_inplace(char *s);

@@ -1,4 +1,6 @@
-/* cllama bench: rows of measurements and their output formats. */
+/* cllama bench: rows of measurements and their output formats. The machine-readable
+ * formats carry llama-bench's fields, in its order and with its types, so that tools
+ * reading llama-bench results read these; cllama's own fields follow them. */
 #ifndef CLLAMA_BENCH_H
 #define CLLAMA_BENCH_H
 
@@ -8,34 +10,55 @@
 #define BENCH_MAX_SAMPLES 64
 
 typedef struct {
-    char model[96];    /* "llama2-7b (synthetic)" or the file's general.name / basename */
-    char quant[16];    /* "Q4_0", "Q4_K_M", ... */
-    char path[512];    /* file, or "" for a synthetic shape */
+    /* the run */
+    char build_commit[48];
+    int build_number;
+    char cpu_info[128];
+    char test_time[32];  /* RFC 3339, UTC, when the test started */
+    /* the model */
+    char model[128];     /* display name: "llama2-7b (synthetic)", general.name or the file name */
+    char model_type[96]; /* llama-bench's: "llama 7B Q4_0" */
+    char quant[16];      /* "Q4_0", "Q4_K_M", ... */
+    char path[512];      /* the file as given, "" for a synthetic shape */
+    char shape[32];      /* the built-in shape of a synthetic model, "" for a file */
+    char kernels[16];    /* the kernel set that ran */
+    int repack;          /* weights interleaved at load */
     uint64_t params;
-    uint64_t size;     /* weight bytes */
+    uint64_t size;       /* weight bytes */
+    /* the test */
     int threads;
-    int n_prompt, n_gen;
+    int n_batch, n_ubatch; /* tokens per eval call; per forward pass */
+    int n_prompt, n_gen, n_depth;
     int fits;
     uint64_t mem_needed;
     uint64_t mem_avail;
-    char reason[160];  /* why a row has no figures */
+    char reason[192];    /* why a row has no figures */
     int n_samples;
-    double samples_ns[BENCH_MAX_SAMPLES]; /* wall time of each repetition */
+    double samples_ns[BENCH_MAX_SAMPLES]; /* wall time of each repetition (the depth fill not included) */
     double avg_ts, stddev_ts;             /* tokens/s over the samples */
 } bench_row;
 
-/* "pp64", "tg16", "pp512+tg128". */
+/* llama-bench's defaults: a row shows -b / -ub in markdown only when they differ. */
+enum { BENCH_N_BATCH = 2048, BENCH_N_UBATCH = 512 };
+
+/* llama-bench's test name: "pp64", "tg16", "pp512+tg128", with " @ d512" at a depth. */
 void bench_test_name(const bench_row *r, char *buf, size_t n);
 /* Mean and sample standard deviation of tokens/s from samples_ns. */
 void bench_stats(bench_row *r);
 
-/* Output formats; each writes all rows to f. */
+/* Output formats; each writes all rows to f. md: llama-bench's table (model | size |
+ * params | backend | threads | [n_batch | n_ubatch |] test | t/s) and its build line;
+ * csv, json, jsonl: llama-bench's fields then cllama's; sql: llama-bench's table and
+ * columns only, so that rows go into the same table as llama-bench's (rows without
+ * figures become comments). */
 void bench_print_md(FILE *f, const bench_row *rows, int n);
 void bench_print_csv(FILE *f, const bench_row *rows, int n);
 void bench_print_json(FILE *f, const bench_row *rows, int n, int lines);
+void bench_print_sql(FILE *f, const bench_row *rows, int n);
 /* The per-model summary: Model | Quantization | Processing (t/s) | Generation (t/s) | Memory. */
 void bench_print_summary(FILE *f, const bench_row *rows, int n);
-/* Bar chart of pp and tg t/s per model; 0 or -1 if the file cannot be written. */
+/* Bar chart, one bar per row, grouped by model and thread count; 0, or -1 with errno
+ * set if the file cannot be written. */
 int bench_write_svg(const char *path, const bench_row *rows, int n);
 
 #endif

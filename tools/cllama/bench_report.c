@@ -1,5 +1,7 @@
-/* Output of cllama bench: llama-bench-like markdown, CSV, JSON (every sample), the
- * per-model summary table, and an SVG bar chart. */
+/* Output of cllama bench: llama-bench's markdown, CSV, JSON, JSONL and SQL (its field
+ * names, order and types, checked against a record of llama-bench's own output in
+ * tests/data/llama_bench), and the per-model summary table. The chart is in
+ * bench_svg.c. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +12,8 @@ void bench_test_name(const bench_row *r, char *buf, size_t n) {
     if (r->n_prompt && r->n_gen) snprintf(buf, n, "pp%d+tg%d", r->n_prompt, r->n_gen);
     else if (r->n_prompt) snprintf(buf, n, "pp%d", r->n_prompt);
     else snprintf(buf, n, "tg%d", r->n_gen);
+    size_t l = strlen(buf);
+    if (r->n_depth > 0 && l < n) snprintf(buf + l, n - l, " @ d%d", r->n_depth);
 }
 
 void bench_stats(bench_row *r) {
@@ -23,26 +27,105 @@ void bench_stats(bench_row *r) {
     r->stddev_ts = r->n_samples > 1 ? sqrt(ss / (r->n_samples - 1)) : 0;
 }
 
-static void gib(char *buf, size_t n, uint64_t b) { snprintf(buf, n, "%.2f GiB", b / 1073741824.0); }
-
-static void params_str(char *buf, size_t n, uint64_t p) {
-    if (p >= 1000000000ull) snprintf(buf, n, "%.2f B", p / 1e9);
-    else snprintf(buf, n, "%.2f M", p / 1e6);
+static double avg_ns(const bench_row *r) {
+    double s = 0;
+    for (int i = 0; i < r->n_samples; i++) s += r->samples_ns[i];
+    return r->n_samples ? s / r->n_samples : 0;
 }
 
-void bench_print_md(FILE *f, const bench_row *rows, int n) {
-    fprintf(f, "| model | size | params | type | threads | test | t/s |\n");
-    fprintf(f, "| --- | ---: | ---: | --- | ---: | ---: | ---: |\n");
-    for (int i = 0; i < n; i++) {
-        const bench_row *r = &rows[i];
-        char size[32], params[32], test[48], ts[200];
-        gib(size, sizeof size, r->size);
-        params_str(params, sizeof params, r->params);
-        bench_test_name(r, test, sizeof test);
-        if (r->fits) snprintf(ts, sizeof ts, "%.2f ± %.2f", r->avg_ts, r->stddev_ts);
-        else snprintf(ts, sizeof ts, "N/A (%s)", r->reason);
-        fprintf(f, "| %s | %s | %s | %s | %d | %s | %s |\n", r->model, size, params, r->quant, r->threads, test, ts);
+static double stddev_ns(const bench_row *r) {
+    double m = avg_ns(r), ss = 0;
+    for (int i = 0; i < r->n_samples; i++) ss += (r->samples_ns[i] - m) * (r->samples_ns[i] - m);
+    return r->n_samples > 1 ? sqrt(ss / (r->n_samples - 1)) : 0;
+}
+
+/* ---- the fields ---- */
+
+typedef enum { F_STR, F_INT, F_BOOL, F_FLOAT } field_type;
+
+typedef enum {
+    /* llama-bench's, in its order */
+    BUILD_COMMIT, BUILD_NUMBER, CPU_INFO, GPU_INFO, BACKENDS, MODEL_FILENAME, MODEL_TYPE, MODEL_SIZE,
+    MODEL_N_PARAMS, N_BATCH, N_UBATCH, N_THREADS, CPU_MASK, CPU_STRICT, POLL, TYPE_K, TYPE_V, N_GPU_LAYERS,
+    N_CPU_MOE, SPLIT_MODE, MAIN_GPU, NO_KV_OFFLOAD, FLASH_ATTN, DEVICES, TENSOR_SPLIT, TENSOR_BUFT_OVERRIDES,
+    LOAD_MODE, LAZY_MODE, EMBEDDINGS, NO_OP_OFFLOAD, NO_HOST, REPACK, FIT_TARGET, FIT_MIN_CTX, N_PROMPT, N_GEN,
+    N_DEPTH, TEST_TIME, AVG_NS, STDDEV_NS, AVG_TS, STDDEV_TS,
+    N_LLAMA_BENCH_FIELDS,
+    /* cllama's, after llama-bench's (and after samples_ns/samples_ts in JSON) */
+    MODEL_NAME = N_LLAMA_BENCH_FIELDS, QUANT, SYNTHETIC, SHAPE, KERNELS, MEM_NEEDED, MEM_AVAILABLE, FITS, REASON,
+    N_FIELDS
+} field_id;
+
+static const struct {
+    const char *name;
+    field_type type;
+} FIELDS[N_FIELDS] = {
+    {"build_commit", F_STR}, {"build_number", F_INT}, {"cpu_info", F_STR}, {"gpu_info", F_STR},
+    {"backends", F_STR}, {"model_filename", F_STR}, {"model_type", F_STR}, {"model_size", F_INT},
+    {"model_n_params", F_INT}, {"n_batch", F_INT}, {"n_ubatch", F_INT}, {"n_threads", F_INT},
+    {"cpu_mask", F_STR}, {"cpu_strict", F_BOOL}, {"poll", F_INT}, {"type_k", F_STR}, {"type_v", F_STR},
+    {"n_gpu_layers", F_INT}, {"n_cpu_moe", F_INT}, {"split_mode", F_STR}, {"main_gpu", F_INT},
+    {"no_kv_offload", F_BOOL}, {"flash_attn", F_INT}, {"devices", F_STR}, {"tensor_split", F_STR},
+    {"tensor_buft_overrides", F_STR}, {"load_mode", F_STR}, {"lazy_mode", F_STR}, {"embeddings", F_BOOL},
+    {"no_op_offload", F_INT}, {"no_host", F_BOOL}, {"repack", F_BOOL}, {"fit_target", F_INT},
+    {"fit_min_ctx", F_INT}, {"n_prompt", F_INT}, {"n_gen", F_INT}, {"n_depth", F_INT}, {"test_time", F_STR},
+    {"avg_ns", F_INT}, {"stddev_ns", F_INT}, {"avg_ts", F_FLOAT}, {"stddev_ts", F_FLOAT},
+    {"model_name", F_STR}, {"quant", F_STR}, {"synthetic", F_BOOL}, {"shape", F_STR}, {"kernels", F_STR},
+    {"mem_needed", F_INT}, {"mem_available", F_INT}, {"fits", F_BOOL}, {"reason", F_STR},
+};
+
+/* The value of field `id` of row r as text (booleans "0"/"1", as llama-bench keeps
+ * them before formatting). Settings cllama does not have (GPU offload, CPU masks,
+ * tensor overrides, fitting) take the value that means "not used" on a CPU. */
+static void field_value(const bench_row *r, field_id id, char *b, size_t n) {
+    unsigned long long u = 0;
+    const char *s = NULL;
+    int is_s = 1;
+    switch (id) {
+    case BUILD_COMMIT: s = r->build_commit; break;
+    case BUILD_NUMBER: u = (unsigned)r->build_number, is_s = 0; break;
+    case CPU_INFO: s = r->cpu_info; break;
+    case GPU_INFO: s = ""; break;
+    case BACKENDS: s = "CPU"; break;
+    case MODEL_FILENAME: s = r->path; break;
+    case MODEL_TYPE: s = r->model_type; break;
+    case MODEL_SIZE: u = r->size, is_s = 0; break;
+    case MODEL_N_PARAMS: u = r->params, is_s = 0; break;
+    case N_BATCH: u = (unsigned)r->n_batch, is_s = 0; break;
+    case N_UBATCH: u = (unsigned)r->n_ubatch, is_s = 0; break;
+    case N_THREADS: u = (unsigned)r->threads, is_s = 0; break;
+    case CPU_MASK: s = "0x0"; break;
+    case TYPE_K: case TYPE_V: s = "f16"; break; /* the KV cache holds F16 */
+    case SPLIT_MODE: s = "none"; break;
+    case DEVICES: s = "CPU"; break;
+    case TENSOR_SPLIT: s = "0.00"; break;
+    case TENSOR_BUFT_OVERRIDES: s = "none"; break;
+    case LOAD_MODE: s = r->shape[0] ? "memory" : "mmap"; break; /* synthetic models are built in memory */
+    case LAZY_MODE: s = "none"; break;
+    case REPACK: u = (unsigned)r->repack, is_s = 0; break;
+    case N_PROMPT: u = (unsigned)r->n_prompt, is_s = 0; break;
+    case N_GEN: u = (unsigned)r->n_gen, is_s = 0; break;
+    case N_DEPTH: u = (unsigned)r->n_depth, is_s = 0; break;
+    case TEST_TIME: s = r->test_time; break;
+    case AVG_NS: u = (unsigned long long)llround(avg_ns(r)), is_s = 0; break;
+    case STDDEV_NS: u = (unsigned long long)llround(stddev_ns(r)), is_s = 0; break;
+    case AVG_TS: snprintf(b, n, "%.6f", r->avg_ts); return;
+    case STDDEV_TS: snprintf(b, n, "%.6f", r->stddev_ts); return;
+    case MODEL_NAME: s = r->model; break;
+    case QUANT: s = r->quant; break;
+    case SYNTHETIC: u = r->shape[0] != 0, is_s = 0; break;
+    case SHAPE: s = r->shape; break;
+    case KERNELS: s = r->kernels; break;
+    case MEM_NEEDED: u = r->mem_needed, is_s = 0; break;
+    case MEM_AVAILABLE: u = r->mem_avail, is_s = 0; break;
+    case FITS: u = (unsigned)r->fits, is_s = 0; break;
+    case REASON: s = r->reason; break;
+    default: /* poll, n_gpu_layers, n_cpu_moe, main_gpu, flash_attn (off), the flags */
+        is_s = 0;
+        break;
     }
+    if (is_s) snprintf(b, n, "%s", s);
+    else snprintf(b, n, "%llu", u);
 }
 
 static void csv_str(FILE *f, const char *s) {
@@ -52,21 +135,6 @@ static void csv_str(FILE *f, const char *s) {
         fputc(*s, f);
     }
     fputc('"', f);
-}
-
-void bench_print_csv(FILE *f, const bench_row *rows, int n) {
-    fprintf(f, "model,quant,size,params,threads,n_prompt,n_gen,test,avg_ts,stddev_ts,mem_needed,fits,reason\n");
-    for (int i = 0; i < n; i++) {
-        const bench_row *r = &rows[i];
-        char test[48];
-        bench_test_name(r, test, sizeof test);
-        csv_str(f, r->model);
-        fprintf(f, ",%s,%llu,%llu,%d,%d,%d,%s,%.6f,%.6f,%llu,%d,", r->quant, (unsigned long long)r->size,
-                (unsigned long long)r->params, r->threads, r->n_prompt, r->n_gen, test, r->avg_ts, r->stddev_ts,
-                (unsigned long long)r->mem_needed, r->fits);
-        csv_str(f, r->reason);
-        fputc('\n', f);
-    }
 }
 
 static void json_str(FILE *f, const char *s) {
@@ -80,34 +148,144 @@ static void json_str(FILE *f, const char *s) {
     fputc('"', f);
 }
 
+static void json_value(FILE *f, field_id id, const char *v) {
+    if (FIELDS[id].type == F_STR) json_str(f, v);
+    else if (FIELDS[id].type == F_BOOL) fputs(strcmp(v, "0") ? "true" : "false", f);
+    else fputs(v, f);
+}
+
+/* CSV: every value quoted, as llama-bench writes it. */
+void bench_print_csv(FILE *f, const bench_row *rows, int n) {
+    for (int k = 0; k < N_FIELDS; k++) fprintf(f, "%s%s", k ? "," : "", FIELDS[k].name);
+    fputc('\n', f);
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < N_FIELDS; k++) {
+            char v[640];
+            field_value(&rows[i], (field_id)k, v, sizeof v);
+            if (k) fputc(',', f);
+            csv_str(f, v);
+        }
+        fputc('\n', f);
+    }
+}
+
 void bench_print_json(FILE *f, const bench_row *rows, int n, int lines) {
+    const char *ind = lines ? "" : "    ", *sep = lines ? ", " : ",\n";
     if (!lines) fprintf(f, "[\n");
     for (int i = 0; i < n; i++) {
         const bench_row *r = &rows[i];
-        char test[48];
-        bench_test_name(r, test, sizeof test);
-        fprintf(f, "%s{\"model\": ", lines ? "" : "  ");
-        json_str(f, r->model);
-        fprintf(f, ", \"quant\": \"%s\", \"path\": ", r->quant);
-        json_str(f, r->path);
-        fprintf(f,
-                ", \"size\": %llu, \"params\": %llu, \"threads\": %d, \"n_prompt\": %d, \"n_gen\": %d, "
-                "\"test\": \"%s\", \"fits\": %s, \"mem_needed\": %llu, \"mem_available\": %llu, \"reason\": ",
-                (unsigned long long)r->size, (unsigned long long)r->params, r->threads, r->n_prompt, r->n_gen, test,
-                r->fits ? "true" : "false", (unsigned long long)r->mem_needed, (unsigned long long)r->mem_avail);
-        json_str(f, r->reason);
-        fprintf(f, ", \"avg_ts\": %.6f, \"stddev_ts\": %.6f, \"samples_ns\": [", r->avg_ts, r->stddev_ts);
-        for (int k = 0; k < r->n_samples; k++) fprintf(f, "%s%.0f", k ? ", " : "", r->samples_ns[k]);
-        fprintf(f, "], \"samples_ts\": [");
-        for (int k = 0; k < r->n_samples; k++)
-            fprintf(f, "%s%.6f", k ? ", " : "", (r->n_prompt + r->n_gen) / (r->samples_ns[k] * 1e-9));
-        fprintf(f, "]}%s\n", lines ? "" : (i + 1 < n ? "," : ""));
+        fprintf(f, "%s{%s", lines ? "" : "  ", lines ? "" : "\n");
+        for (int k = 0; k < N_FIELDS; k++) {
+            if (k == N_LLAMA_BENCH_FIELDS) { /* llama-bench ends its fields with the samples */
+                fprintf(f, "%s\"samples_ns\": [ ", ind);
+                for (int j = 0; j < r->n_samples; j++) fprintf(f, "%s%.0f", j ? ", " : "", r->samples_ns[j]);
+                fprintf(f, " ]%s%s\"samples_ts\": [ ", sep, ind);
+                for (int j = 0; j < r->n_samples; j++) {
+                    /* llama-bench's 6 significant digits, but always a JSON float */
+                    char num[48];
+                    snprintf(num, sizeof num, "%.6g", (r->n_prompt + r->n_gen) / (r->samples_ns[j] * 1e-9));
+                    fprintf(f, "%s%s%s", j ? ", " : "", num, strpbrk(num, ".en") ? "" : ".0");
+                }
+                fprintf(f, " ]%s", sep);
+            }
+            char v[640];
+            field_value(r, (field_id)k, v, sizeof v);
+            fprintf(f, "%s\"%s\": ", ind, FIELDS[k].name);
+            json_value(f, (field_id)k, v);
+            fputs(k + 1 < N_FIELDS ? sep : lines ? "" : "\n", f);
+        }
+        fprintf(f, "%s}%s\n", lines ? "" : "  ", !lines && i + 1 < n ? "," : "");
     }
     if (!lines) fprintf(f, "]\n");
 }
 
-/* Rows of one model and quantization are consecutive; the summary takes the first pp
- * and the first tg test of each group. */
+static void sql_str(FILE *f, const char *s) {
+    fputc('\'', f);
+    for (; *s; s++) {
+        if (*s == '\'') fputc('\'', f);
+        fputc(*s, f);
+    }
+    fputc('\'', f);
+}
+
+void bench_print_sql(FILE *f, const bench_row *rows, int n) {
+    static const char *sql_type[] = {"TEXT", "INTEGER", "INTEGER", "REAL"};
+    fprintf(f, "CREATE TABLE IF NOT EXISTS llama_bench (\n");
+    for (int k = 0; k < N_LLAMA_BENCH_FIELDS; k++)
+        fprintf(f, "  %s %s%s\n", FIELDS[k].name, sql_type[FIELDS[k].type], k + 1 < N_LLAMA_BENCH_FIELDS ? "," : "");
+    fprintf(f, ");\n\n");
+    for (int i = 0; i < n; i++) {
+        char v[640];
+        if (!rows[i].fits) {
+            bench_test_name(&rows[i], v, sizeof v);
+            fprintf(f, "-- %s %s: N/A (", rows[i].model_type, v);
+            for (const char *c = rows[i].reason; *c; c++) fputc(*c == '\n' ? ' ' : *c, f);
+            fprintf(f, ")\n");
+            continue;
+        }
+        fprintf(f, "INSERT INTO llama_bench (");
+        for (int k = 0; k < N_LLAMA_BENCH_FIELDS; k++) fprintf(f, "%s%s", k ? ", " : "", FIELDS[k].name);
+        fprintf(f, ") VALUES (");
+        for (int k = 0; k < N_LLAMA_BENCH_FIELDS; k++) {
+            field_value(&rows[i], (field_id)k, v, sizeof v);
+            if (k) fputs(", ", f);
+            sql_str(f, v);
+        }
+        fprintf(f, ");\n");
+    }
+}
+
+/* ---- markdown ---- */
+
+static void size_str(char *buf, size_t n, uint64_t b) {
+    if (b < 1024ull * 1024 * 1024) snprintf(buf, n, "%.2f MiB", b / 1048576.0);
+    else snprintf(buf, n, "%.2f GiB", b / 1073741824.0);
+}
+
+static void params_str(char *buf, size_t n, uint64_t p) {
+    if (p >= 1000000000ull) snprintf(buf, n, "%.2f B", p / 1e9);
+    else snprintf(buf, n, "%.2f M", p / 1e6);
+}
+
+/* llama-bench's column widths (negative: left-aligned); "±" is two bytes in one column. */
+void bench_print_md(FILE *f, const bench_row *rows, int n) {
+    int show_b = 0, show_ub = 0;
+    for (int i = 0; i < n; i++) {
+        show_b |= rows[i].n_batch != BENCH_N_BATCH;
+        show_ub |= rows[i].n_ubatch != BENCH_N_UBATCH;
+    }
+    fprintf(f, "| %-30s | %10s | %10s | %-10s | %7s |", "model", "size", "params", "backend", "threads");
+    if (show_b) fprintf(f, " %7s |", "n_batch");
+    if (show_ub) fprintf(f, " %8s |", "n_ubatch");
+    fprintf(f, " %15s | %20s |\n", "test", "t/s");
+    fprintf(f, "| ------------------------------ | ---------: | ---------: | ---------- | ------: |");
+    if (show_b) fprintf(f, " ------: |");
+    if (show_ub) fprintf(f, " -------: |");
+    fprintf(f, " --------------: | -------------------: |\n");
+    for (int i = 0; i < n; i++) {
+        const bench_row *r = &rows[i];
+        char model[160], size[32], params[32], test[48], ts[240];
+        snprintf(model, sizeof model, "%s%s", r->model_type, r->shape[0] ? " (synthetic)" : "");
+        size_str(size, sizeof size, r->size);
+        params_str(params, sizeof params, r->params);
+        bench_test_name(r, test, sizeof test);
+        fprintf(f, "| %-30s | %10s | %10s | %-10s | %7d |", model, size, params, "CPU", r->threads);
+        if (show_b) fprintf(f, " %7d |", r->n_batch);
+        if (show_ub) fprintf(f, " %8d |", r->n_ubatch);
+        if (r->fits) {
+            snprintf(ts, sizeof ts, "%.2f ± %.2f", r->avg_ts, r->stddev_ts);
+            fprintf(f, " %15s | %21s |\n", test, ts);
+        } else {
+            fprintf(f, " %15s | N/A (%s) |\n", test, r->reason);
+        }
+    }
+    if (n) fprintf(f, "\nbuild: %s (%d)\n", rows[0].build_commit, rows[0].build_number);
+}
+
+/* ---- the summary ---- */
+
+/* Rows of one model, quantization and thread count are consecutive; the summary takes
+ * the first pp and the first tg test at depth 0 of each group. */
 static int same_model(const bench_row *a, const bench_row *b) {
     return !strcmp(a->model, b->model) && !strcmp(a->quant, b->quant) && !strcmp(a->path, b->path) &&
            a->threads == b->threads;
@@ -117,21 +295,6 @@ typedef struct {
     const bench_row *first, *pp, *tg;
 } summary_line;
 
-static int summarize(const bench_row *rows, int n, summary_line *out) {
-    int k = 0;
-    for (int i = 0; i < n;) {
-        summary_line s = {&rows[i], NULL, NULL};
-        int j = i;
-        for (; j < n && same_model(&rows[i], &rows[j]); j++) {
-            if (rows[j].n_prompt && !rows[j].n_gen && !s.pp) s.pp = &rows[j];
-            if (rows[j].n_gen && !rows[j].n_prompt && !s.tg) s.tg = &rows[j];
-        }
-        out[k++] = s;
-        i = j;
-    }
-    return k;
-}
-
 static void cell(char *buf, size_t n, const bench_row *r) {
     if (!r) snprintf(buf, n, "-");
     else if (!r->fits) snprintf(buf, n, "N/A");
@@ -140,8 +303,19 @@ static void cell(char *buf, size_t n, const bench_row *r) {
 
 void bench_print_summary(FILE *f, const bench_row *rows, int n) {
     summary_line s[n > 0 ? n : 1];
-    int k = summarize(rows, n, s);
-    char pp_name[32] = "", tg_name[32] = "";
+    int k = 0;
+    for (int i = 0; i < n;) {
+        summary_line l = {&rows[i], NULL, NULL};
+        int j = i;
+        for (; j < n && same_model(&rows[i], &rows[j]); j++) {
+            if (rows[j].n_depth) continue;
+            if (rows[j].n_prompt && !rows[j].n_gen && !l.pp) l.pp = &rows[j];
+            if (rows[j].n_gen && !rows[j].n_prompt && !l.tg) l.tg = &rows[j];
+        }
+        s[k++] = l;
+        i = j;
+    }
+    char pp_name[48] = "", tg_name[48] = "";
     for (int i = 0; i < k; i++) {
         if (s[i].pp && !*pp_name) bench_test_name(s[i].pp, pp_name, sizeof pp_name);
         if (s[i].tg && !*tg_name) bench_test_name(s[i].tg, tg_name, sizeof tg_name);
@@ -149,64 +323,21 @@ void bench_print_summary(FILE *f, const bench_row *rows, int n) {
     fprintf(f, "| Model | Quantization | Processing Speed (t/s, %s) | Generation Speed (t/s, %s) | Memory needed |\n",
             *pp_name ? pp_name : "pp", *tg_name ? tg_name : "tg");
     fprintf(f, "|---|---|---|---|---|\n");
+    int threads_vary = 0; /* then the model cell says which thread count a line is */
+    for (int i = 1; i < n; i++) threads_vary |= rows[i].threads != rows[0].threads;
     for (int i = 0; i < k; i++) {
-        char pp[32], tg[32], mem[200];
+        char pp[32], tg[32], mem[240], model[160];
         cell(pp, sizeof pp, s[i].pp);
         cell(tg, sizeof tg, s[i].tg);
-        gib(mem, sizeof mem, s[i].first->mem_needed);
+        snprintf(mem, sizeof mem, "%.2f GiB", s[i].first->mem_needed / 1073741824.0);
         if (!s[i].first->fits) {
             size_t l = strlen(mem);
             snprintf(mem + l, sizeof mem - l, " (does not fit: %s)", s[i].first->reason);
         }
-        fprintf(f, "| %s | %s | %s | %s | %s |\n", s[i].first->model, s[i].first->quant, pp, tg, mem);
+        snprintf(model, sizeof model, "%s", s[i].first->model);
+        if (threads_vary)
+            snprintf(model + strlen(model), sizeof model - strlen(model), ", %d thread%s", s[i].first->threads,
+                     s[i].first->threads == 1 ? "" : "s");
+        fprintf(f, "| %s | %s | %s | %s | %s |\n", model, s[i].first->quant, pp, tg, mem);
     }
-}
-
-/* Two panels side by side (prompt processing, generation), one horizontal bar per
- * model, each panel scaled to its own maximum since pp is often 10x tg. */
-int bench_write_svg(const char *path, const bench_row *rows, int n) {
-    summary_line s[n > 0 ? n : 1];
-    int k = summarize(rows, n, s);
-    FILE *f = fopen(path, "w");
-    if (!f) return -1;
-    const int label_w = 260, panel_w = 330, bar_h = 22, gap = 12, top = 60;
-    int height = top + k * (bar_h + gap) + 40, width = label_w + 2 * panel_w + 40;
-    double max_pp = 0, max_tg = 0;
-    for (int i = 0; i < k; i++) {
-        if (s[i].pp && s[i].pp->fits && s[i].pp->avg_ts > max_pp) max_pp = s[i].pp->avg_ts;
-        if (s[i].tg && s[i].tg->fits && s[i].tg->avg_ts > max_tg) max_tg = s[i].tg->avg_ts;
-    }
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
-               "font-size=\"13\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", width, height);
-    fprintf(f, "<text x=\"10\" y=\"22\" font-size=\"16\" font-weight=\"bold\">cllama bench: tokens per second "
-               "(higher is better)</text>\n");
-    const char *titles[2] = {"Prompt processing", "Generation"};
-    const char *colors[2] = {"#4e79a7", "#f28e2b"};
-    for (int p = 0; p < 2; p++)
-        fprintf(f, "<text x=\"%d\" y=\"%d\" font-weight=\"bold\">%s</text>\n", label_w + p * panel_w, top - 12, titles[p]);
-    for (int i = 0; i < k; i++) {
-        int y = top + i * (bar_h + gap);
-        fprintf(f, "<text x=\"10\" y=\"%d\">", y + bar_h - 6);
-        for (const char *c = s[i].first->model; *c; c++) {
-            if (*c == '<') fputs("&lt;", f);
-            else if (*c == '&') fputs("&amp;", f);
-            else fputc(*c, f);
-        }
-        fprintf(f, " %s</text>\n", s[i].first->quant);
-        const bench_row *r2[2] = {s[i].pp, s[i].tg};
-        double mx[2] = {max_pp, max_tg};
-        for (int p = 0; p < 2; p++) {
-            int x = label_w + p * panel_w;
-            if (!r2[p] || !r2[p]->fits || mx[p] <= 0) {
-                fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"#888\">N/A</text>\n", x, y + bar_h - 6);
-                continue;
-            }
-            int w = (int)((panel_w - 90) * r2[p]->avg_ts / mx[p]);
-            fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\"/>\n", x, y, w > 1 ? w : 1, bar_h,
-                    colors[p]);
-            fprintf(f, "<text x=\"%d\" y=\"%d\">%.2f</text>\n", x + w + 6, y + bar_h - 6, r2[p]->avg_ts);
-        }
-    }
-    fprintf(f, "</svg>\n");
-    return fclose(f) ? -1 : 0;
 }

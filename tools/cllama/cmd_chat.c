@@ -33,12 +33,12 @@ static const char *HELP =
     "  -sys, --system-prompt TEXT  system prompt (default: none, or the template's own)\n"
     "  --chat-template NAME|FILE   a built-in template (chatml llama2 llama3 mistral zephyr\n"
     "                       phi3 gemma) or a Jinja file, instead of the model's\n"
-    "  -n N                 tokens per reply at most (default -1: until the model stops)\n"
+    "  -n, --n-predict N    tokens per reply at most (default -1: until the model stops)\n"
     "  -t, --threads N      threads (default: physical cores)\n"
-    "  -c, --ctx N          context length in tokens (default: training context, at most 4096)\n"
+    "  -c, --ctx-size, --ctx N  context length in tokens (default: training context, at most 4096)\n"
     "  --temp T, --top-k K, --top-p P, --min-p P, --repeat-penalty R, --repeat-last-n N, --seed S\n"
     "                       sampling, as for `cllama run` (--temp 0: greedy)\n"
-    "  --stop S             end a reply at S (not printed; repeatable)\n"
+    "  --stop, -r, --reverse-prompt S  end a reply at S (not printed; repeatable)\n"
     "  --verbose            per turn: prompt tokens (new and reused from the cache), speed, why it stopped\n";
 
 #define MAX_STOPS 16
@@ -328,6 +328,7 @@ int cmd_chat(int argc, char **argv) {
         rc = EXIT_USAGE;
         goto done;
     }
+    cli_check_ctx(cmd, c.model, n_ctx);
     cllama_context_params cp = cllama_context_default_params();
     cp.n_ctx = n_ctx;
     cp.n_threads = threads;

@@ -1,7 +1,10 @@
 /* Logits of every prompt position in one batch, for comparison with other engines. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "args.h"
 #include "cllama.h"
@@ -41,6 +44,9 @@ int cmd_logits(int argc, char **argv) {
     if (!out_path) return usage_error(cmd, "no output file given (-o)");
     if (prompt_check(cmd, &po)) return EXIT_USAGE;
 
+    int created;
+    if (cli_check_writable(out_path, &created)) return runtime_error(cmd, "cannot write %s: %s", out_path, strerror(errno));
+
     cllama_model *m = NULL;
     cllama_context *ctx = NULL;
     int32_t *ids = NULL;
@@ -71,17 +77,27 @@ int cmd_logits(int argc, char **argv) {
         runtime_error(cmd, "%s", cllama_last_error());
         goto done;
     }
-    if (!(f = fopen(out_path, "wb")) || fwrite(logits, sizeof *logits, rows * V, f) != rows * V ||
-        fclose(f)) {
-        f = NULL;
-        runtime_error(cmd, "cannot write %s", out_path);
+    if (!(f = fopen(out_path, "wb"))) {
+        runtime_error(cmd, "cannot write %s: %s", out_path, strerror(errno));
         goto done;
     }
+    int wrote = fwrite(logits, sizeof *logits, rows * V, f) == rows * V, err = errno;
+    if (fclose(f) && wrote) {
+        wrote = 0;
+        err = errno;
+    }
     f = NULL;
+    if (!wrote) {
+        remove(out_path);
+        created = 0;
+        runtime_error(cmd, "cannot write %s: %s", out_path, strerror(err));
+        goto done;
+    }
     for (int i = 0; i < n; i++) printf("%s%d", i ? " " : "", ids[i]);
     printf("\n");
     rc = 0;
 done:
+    if (rc && created) remove(out_path); /* made empty by the check above */
     free(ids);
     free(logits);
     cllama_context_free(ctx);

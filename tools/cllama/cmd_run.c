@@ -13,9 +13,9 @@
 static const char *HELP =
     "usage: cllama run -m MODEL (-p TEXT | -f FILE | --ids 1,2,3) [options]\n"
     "Generates text after the prompt and streams it to stdout; timings go to stderr.\n"
-    "  -n N                 tokens to generate (default 256; -1: until end of generation or full context)\n"
+    "  -n, --n-predict N    tokens to generate (default 256; -1: until end of generation or full context)\n"
     "  -t, --threads N      threads (default: physical cores)\n"
-    "  --ctx N              context length in tokens (default: training context, at most 4096)\n"
+    "  -c, --ctx-size, --ctx N  context length in tokens (default: training context, at most 4096)\n"
     "  --temp T             temperature (default 0.8; 0 = greedy)\n"
     "  --top-k K            keep the K most likely tokens (default 40; 0 = off)\n"
     "  --top-p P            keep the smallest set with probability mass P (default 0.95; 1 = off)\n"
@@ -116,6 +116,7 @@ int cmd_run(int argc, char **argv) {
         runtime_error(cmd, "the prompt has no tokens");
         goto done;
     }
+    cli_check_ctx(cmd, m, n_ctx);
     cllama_context_params cp = cllama_context_default_params();
     cp.n_ctx = n_ctx;
     cp.n_threads = threads;
@@ -126,7 +127,8 @@ int cmd_run(int argc, char **argv) {
     }
     int ctx_len = cllama_context_n_ctx(ctx);
     if (n >= ctx_len) {
-        runtime_error(cmd, "prompt of %d tokens does not fit in the context of %d (use --ctx)", n, ctx_len);
+        runtime_error(cmd, "the prompt is %d token%s and the context holds %d: no room to generate (use --ctx %d or more)",
+                      n, n == 1 ? "" : "s", ctx_len, n + (n_gen > 0 ? n_gen : 1));
         goto done;
     }
     double t_load = now_s() - t_load0;

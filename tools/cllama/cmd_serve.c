@@ -32,7 +32,7 @@ static const char *HELP =
     "  --host ADDR          address to listen on (default 127.0.0.1: this machine only)\n"
     "  --port N             port (default 8080; 0 picks a free one, printed at start)\n"
     "  --parallel N         requests decoded together (default 4); more wait in a queue\n"
-    "  -c, --ctx N          KV cache cells in all (default: 4096 per parallel slot, at most\n"
+    "  -c, --ctx-size, --ctx N  KV cache cells in all (default: 4096 per parallel slot, at most\n"
     "                       the training context); each request may use ctx / parallel\n"
     "  -t, --threads N      threads (default: physical cores)\n"
     "  --api-key KEY        require 'Authorization: Bearer KEY' on the API\n"
@@ -695,6 +695,7 @@ int cmd_serve(int argc, char **argv) {
         goto done;
     }
     int train = cllama_model_n_ctx_train(S.model);
+    if (n_ctx) cli_check_ctx(cmd, S.model, n_ctx / parallel); /* each slot's share */
     srv_engine_params ep = {.parallel = parallel, .n_ctx = n_ctx ? n_ctx : parallel * (train < 4096 ? train : 4096),
                             .n_threads = threads, .queue_max = queue};
     if (srv_engine_start(S.model, &ep, &S.engine)) {

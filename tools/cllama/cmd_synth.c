@@ -1,8 +1,11 @@
 /* cllama synth: writes a synthetic model of a real shape as a GGUF file. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "args.h"
 #include "cllama.h"
@@ -44,18 +47,26 @@ int cmd_synth(int argc, char **argv) {
     }
     cllama_shape s;
     if (cllama_shape_find(name, &s) || cllama_scheme_check(quant)) return usage_error(cmd, "%s", cllama_last_error());
+    int created;
+    if (cli_check_writable(out, &created)) return runtime_error(cmd, "cannot write %s: %s", out, strerror(errno));
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     uint8_t *buf;
     size_t size;
-    if (cllama_synth_build(&s, quant, threads, seed, &buf, &size)) return runtime_error(cmd, "%s", cllama_last_error());
+    if (cllama_synth_build(&s, quant, threads, seed, &buf, &size)) {
+        if (created) remove(out);
+        return runtime_error(cmd, "%s", cllama_last_error());
+    }
     FILE *f = fopen(out, "wb");
-    int ok = f && fwrite(buf, 1, size, f) == size;
-    if (f && fclose(f)) ok = 0;
+    int ok = f && fwrite(buf, 1, size, f) == size, err = errno;
+    if (f && fclose(f) && ok) {
+        ok = 0;
+        err = errno;
+    }
     cllama_synth_free(buf, size);
     if (!ok) {
         remove(out);
-        return runtime_error(cmd, "cannot write %s", out);
+        return runtime_error(cmd, "cannot write %s: %s", out, strerror(err));
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     fprintf(stderr, "synth: wrote %s (%s %s, %.2f GiB) in %.1f s\n", out, s.name, quant, size / 1073741824.0,
