@@ -29,6 +29,7 @@ foreach(entry "tiny-llama2-s1-q4_k_m:0.18" "tiny-llama3-s1-q4_k_m:0.18" "tiny-ll
   list(GET parts 0 model)
   list(GET parts 1 tol)
   add_test(NAME batch_${model} COMMAND test_batch ${TESTDATA}/models/${model}.gguf ${TESTDATA}/golden/${model}.json ${tol})
+  set_tests_properties(batch_${model} PROPERTIES SKIP_RETURN_CODE 77)
 endforeach()
 
 # Qwen2 (Q/K/V biases, NeoX rope, GQA, tied output) against the reference engine: the

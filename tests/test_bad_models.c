@@ -9,6 +9,7 @@
 
 #include "cllama.h"
 #include "gguf.h"
+#include "need_data.h"
 
 static unsigned char *buf;
 static size_t len;
@@ -50,6 +51,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     tmpdir = argv[2];
+    if (data_missing(argv[1])) return TEST_SKIPPED;
     FILE *f = fopen(argv[1], "rb");
     if (!f) return 1;
     fseek(f, 0, SEEK_END);

@@ -29,6 +29,7 @@
 
 #include "cllama.h"
 #include "logit_util.h"
+#include "need_data.h"
 
 static int fails;
 #define CHECK(cond, ...)                                                                                              \
@@ -408,6 +409,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     model_path = argv[1];
+    if (data_missing(argv[1]) || data_missing(argv[2])) return TEST_SKIPPED;
     tol = atof(argv[3]);
     size_t jlen;
     char *js = slurp(argv[2], &jlen);
