@@ -150,6 +150,24 @@ check(len(foot) == 1 and "probe read low" in foot[0] and "below what the engine 
       f"md: one footnote under the table: {foot}")
 table_end = max(i for i, l in enumerate(lines) if l.startswith("|"))
 check(foot and lines.index(foot[0]) > table_end, "the footnote is under the table")
+check(foot and "last-level cache" not in foot[0], "a 7B model is not said to fit in the cache")
+# a model of a few MB stays in the CPU's caches: the footnote says so (where sysfs gives the cache size)
+llc = 0
+for i in range(8):
+    try:
+        v = open(f"/sys/devices/system/cpu/cpu0/cache/index{i}/size").read().strip()
+        llc = max(llc, int(v[:-1]) * {"K": 1024, "M": 1 << 20}[v[-1]] if v[-1] in "KM" else int(v))
+    except (OSError, ValueError):
+        pass
+if llc >= 2 << 20:
+    smollm = write("cached.json", [record(0, 16, 1e6, shape="smollm2-135m")])
+    r = run("limits", "--device", "host", "--shape", "smollm2-135m:Q4_0", "--from-bench", smollm)
+    foot = [l for l in r.stdout.splitlines() if l.startswith("Efficiency marked *")]
+    fits = 135e6 * 0.6 <= llc  # Q4_0: about 4.5 bits a weight
+    check(foot and ("last-level cache" in foot[0]) == fits,
+          f"a model that {'fits' if fits else 'does not fit'} in the {llc >> 20} MB cache: footnote {'says' if fits else 'does not say'} so")
+else:
+    print("note: no cache size in sysfs: the cache footnote is not checked")
 r = run("limits", "-o", "json", *args)
 rows = json.loads(r.stdout) if r.returncode == 0 else []
 b, t = host_row(rows, "llama2-7b"), host_row(rows, "llama3-8b")

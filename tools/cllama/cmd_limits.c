@@ -300,6 +300,25 @@ static void binding(const lrow *r, char *b, size_t n) {
                  r->cost.flops_per_token / 1e9);
 }
 
+/* The largest CPU cache (bytes, from sysfs; 0 if unknown). */
+static uint64_t cache_bytes(void) {
+    uint64_t best = 0;
+    for (int i = 0; i < 8; i++) {
+        char path[96], buf[32];
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        if (fgets(buf, sizeof buf, f)) {
+            char *end;
+            uint64_t v = strtoull(buf, &end, 10);
+            v *= *end == 'K' ? 1024ull : *end == 'M' ? 1048576ull : 1ull;
+            if (v > best) best = v;
+        }
+        fclose(f);
+    }
+    return best;
+}
+
 static void print_md(const lrow *rows, int n, int n_ctx, int depth) {
     printf("Context %d tokens for memory, generation at depth %d. Ceilings: tg = bandwidth / bytes per token, "
            "pp = peak FLOP/s / FLOPs per token.\n\n", n_ctx, depth);
@@ -326,11 +345,23 @@ static void print_md(const lrow *rows, int n, int n_ctx, int depth) {
                r->m->label, r->m->quant, r->m->bytes / 1e9, r->cost.mem_needed / 1e9, r->usable / 1e9,
                r->fits ? "yes" : "no", r->tg_ceil, tgm, tge, r->pp_ceil, ppm, ppe, bind);
     }
-    if (over_host)
+    if (over_host) {
         printf("\nEfficiency marked * (above 100 %%) on this host: the probe read low. The ceiling comes from a probe of this "
                "host's bandwidth and compute (best of %d rounds) taken while other work may share it; a figure above "
-               "100 %% means the probe read below what the engine reached, not that the engine beat the hardware.\n",
+               "100 %% means the probe read below what the engine reached, not that the engine beat the hardware.",
                PROBE_ROUNDS);
+        /* A model whose weights fit in the last-level cache is not read from memory at
+         * all: its generation is not bound by the probed DRAM bandwidth. */
+        uint64_t llc = cache_bytes();
+        for (int i = 0; i < n; i++)
+            if (!strcmp(rows[i].d->kind, "host") && (rows[i].tg_over || rows[i].pp_over) && llc &&
+                rows[i].m->bytes <= llc) {
+                printf(" Here %s's weights (%.1f MB) fit in the CPU's %.0f MB last-level cache, so memory bandwidth "
+                       "does not bound it.", rows[i].m->label, rows[i].m->bytes / 1e6, llc / 1e6);
+                break;
+            }
+        printf("\n");
+    }
     if (over_dev)
         printf("\nEfficiency marked * (above 100 %%) on a listed device: the reported run reached more than its bandwidth or "
                "peak FLOP/s in data/devices.tsv allow; those figures read low.\n");
