@@ -337,6 +337,59 @@ const char *cllama_chat_template_family(const char *tmpl);
 /* Releases memory the library allocated for the caller. */
 void cllama_free(void *p);
 
+/* ---- quantization: a model file into another file type ----
+ * llama.cpp's file types and per-tensor recipes (which layers get more bits, output
+ * and token_embd, fallbacks for rows that are not whole 256-value blocks), its block
+ * formats and, for the K-quants, its scale search: the output has the tensor types
+ * llama-quantize gives and loads in llama.cpp. Every metadata key is carried over;
+ * general.file_type and general.quantization_version are set. */
+
+typedef struct {
+    const char *name;        /* the tensor */
+    int index, count;        /* tensor index (0-based) of count */
+    int n_dims;
+    int64_t ne[4];           /* ne[0]: row length */
+    const char *type_in, *type_out;
+    uint64_t bytes_in, bytes_out;
+    int fallback;            /* rows are not whole 256-value blocks: the recipe's type was swapped */
+    int copied;              /* written as it was (never quantized, or already the type) */
+} cllama_quantize_progress;
+
+typedef struct {
+    const char *type;        /* file type: "Q4_K_M", "Q8_0", "F16", ... (cllama_quantize_types) */
+    int n_threads;           /* 0: physical cores */
+    int allow_requantize;    /* quantized input tensors may be dequantized and quantized again */
+    int pure;                /* every quantized matrix gets the file type's base type (no mix) */
+    const char *output_tensor_type;   /* weight type for output.weight ("Q8_0", ...), NULL: the recipe's */
+    const char *token_embedding_type; /* weight type for token_embd.weight, NULL: the recipe's */
+    /* Called after each tensor is written, on the calling thread. */
+    void (*progress)(const cllama_quantize_progress *p, void *data);
+    void *progress_data;
+} cllama_quantize_params;
+
+typedef struct {
+    int n_tensors, n_quantized, n_fallback;
+    uint64_t n_params;             /* values in all tensors */
+    uint64_t bytes_in, bytes_out;  /* tensor data */
+    double seconds;
+} cllama_quantize_stats;
+
+cllama_quantize_params cllama_quantize_default_params(void);
+/* The file types cllama makes, space-separated (static storage). */
+const char *cllama_quantize_types(void);
+/* Writes in_path quantized to out_path, a tensor at a time (peak memory about the
+ * largest tensor as floats, not the model). Nothing is left at out_path on failure:
+ * the file is written beside it and renamed when complete. A NaN or infinite input
+ * value fails, naming the tensor. stats may be NULL. */
+int cllama_quantize_file(const char *in_path, const char *out_path, const cllama_quantize_params *params,
+                         cllama_quantize_stats *stats);
+/* The same into memory: the input is the file in_path, or when in_path is NULL the
+ * GGUF image in_buf (in_size bytes, not copied); *out (release with
+ * cllama_quantize_free) is a GGUF image that cllama_model_load_buffer takes. */
+int cllama_quantize_buffer(const char *in_path, const void *in_buf, size_t in_size, const cllama_quantize_params *params,
+                           void **out, size_t *out_size, cllama_quantize_stats *stats);
+void cllama_quantize_free(void *buf, size_t size);
+
 /* ---- sampling ---- */
 
 typedef struct {

@@ -37,14 +37,11 @@ int cllama_shape_at(int i, cllama_shape *out);
 int cllama_shape_find(const char *name, cllama_shape *out);
 
 /* Quantization schemes by llama.cpp file-type name: F32, F16, BF16, Q8_0, Q4_0, Q4_1,
- * Q5_0, Q5_1, Q2_K, Q3_K_M, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K. Returns 0 if known. */
+ * Q5_0, Q5_1, Q2_K, Q3_K_S, Q3_K_M, Q3_K_L, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K, each
+ * tensor typed by llama.cpp's recipe (src/recipe.c). Returns 0 if known. */
 int cllama_scheme_check(const char *scheme);
 /* A space-separated list of the schemes (static storage). */
 const char *cllama_scheme_list(void);
-/* The weight type of a tensor with rows of ne0 values under `scheme`. kind is the
- * tensor's name without "blk.N." and ".weight" ("attn_q", "ffn_down", "token_embd",
- * "output", ...). */
-int cllama_scheme_tensor_type(const char *scheme, const cllama_shape *s, const char *kind, int layer, int64_t ne0);
 
 /* The hyperparameters a model of this shape loads with. */
 void cllama_shape_hparams(const cllama_shape *s, cllama_hparams *hp);

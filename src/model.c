@@ -11,6 +11,7 @@
 #include "error.h"
 #include "kernels/kernels.h"
 #include "quant/quant.h"
+#include "recipe.h"
 #include "repack.h"
 
 /* Bounds on hyperparameters: far above any released Llama-family model, low enough
@@ -334,17 +335,6 @@ int cllama_model_n_ctx_train(const cllama_model *m) { return m->hp.n_ctx_train; 
 int cllama_model_n_embd(const cllama_model *m) { return m->hp.n_embd; }
 int cllama_model_n_layer(const cllama_model *m) { return m->hp.n_layer; }
 
-/* llama.cpp's file type numbers (general.file_type, enum llama_ftype in its llama.h),
- * as its quantizer names them; NULL for numbers it does not define (4-6 were removed). */
-static const char *ftype_name(uint32_t ft) {
-    static const char *names[] = {"F32",    "F16",   "Q4_0",   "Q4_1",    NULL,    NULL,    NULL,   "Q8_0",
-                                  "Q5_0",   "Q5_1",  "Q2_K",   "Q3_K_S",  "Q3_K_M", "Q3_K_L", "Q4_K_S", "Q4_K_M",
-                                  "Q5_K_S", "Q5_K_M", "Q6_K",  "IQ2_XXS", "IQ2_XS", "Q2_K_S", "IQ3_XS", "IQ3_XXS",
-                                  "IQ1_S",  "IQ4_NL", "IQ3_S", "IQ3_M",   "IQ2_S",  "IQ2_M",  "IQ4_XS", "IQ1_M",
-                                  "BF16"};
-    return ft < sizeof names / sizeof *names ? names[ft] : NULL;
-}
-
 /* The file type read off the tensor types, for files without general.file_type:
  * elements per type over the 2-D weight matrices (vectors such as norms stay F32 in
  * every recipe; token_embd and output are left out too, as the recipes give them Q6_K
@@ -395,7 +385,8 @@ void cllama_model_describe(const cllama_model *m, cllama_model_desc *d) {
     snprintf(d->name, sizeof d->name, "%s", m->name);
     /* A number llama.cpp does not define is named from the tensors, as an absent key. */
     uint32_t ft;
-    const char *name = cl_gguf_get_u32(m->gguf, "general.file_type", &ft) == 1 ? ftype_name(ft) : NULL;
+    const cl_ftype *f = cl_gguf_get_u32(m->gguf, "general.file_type", &ft) == 1 ? cl_ftype_by_number(ft) : NULL;
+    const char *name = f ? f->name : NULL;
     snprintf(d->file_type, sizeof d->file_type, "%s", name ? name : ftype_from_tensors(m->gguf));
     d->hp = m->hp;
     d->n_params = m->n_params;
@@ -486,6 +477,11 @@ void cllama_model_print_info(const cllama_model *m, void *fp) {
             cl_gguf_version(m->gguf), (unsigned long long)cl_gguf_alignment(m->gguf),
             (unsigned long long)cl_gguf_n_kv(m->gguf), (unsigned long long)cl_gguf_n_tensors(m->gguf));
     fprintf(f, "file size:       %s (%llu bytes)\n", sz, (unsigned long long)cl_gguf_file_size(m->gguf));
+    cllama_model_desc d;
+    cllama_model_describe(m, &d);
+    uint32_t ft;
+    fprintf(f, "file type:       %s (%s)\n", d.file_type,
+            cl_gguf_get_u32(m->gguf, "general.file_type", &ft) == 1 ? "general.file_type" : "from the tensor types");
     cl_vocab_print(m->vocab, f);
     if (m->chat_template) {
         const char *t = m->chat_template, *nl = strchr(t, '\n');

@@ -4,7 +4,8 @@
 usage: test_readme_options.py CLLAMA README.md
 
 For each subcommand, the options named in its -h text must appear in the README row
-that starts with "| `cllama SUBCOMMAND" (-h / --help aside): each option of the usage
+that starts with "| `cllama SUBCOMMAND" (-h / --help aside), for every subcommand
+`cllama -h` lists: each option of the usage
 lines, and for each line that starts with options ("-c, --ctx-size, --ctx N  ..."),
 at least one of its spellings (the README may give one name for the aliases).
 """
@@ -17,7 +18,13 @@ for line in open(readme, encoding="utf-8"):
     if m:
         rows[m.group(1)] = line
 fails = 0
-for cmd in ("chat", "serve", "run", "info", "logits", "tokenize", "bench", "synth", "limits"):
+# every subcommand `cllama -h` lists ("  name   what it does" under "commands:")
+top = subprocess.run([cllama, "-h"], capture_output=True, text=True, timeout=30).stdout
+cmds = re.findall(r"^  ([a-z]+)\s{2,}\S", top.split("commands:", 1)[-1], re.M)
+if len(cmds) < 10:
+    print(f"FAIL cllama -h lists {len(cmds)} commands: {cmds}")
+    fails += 1
+for cmd in cmds:
     h = subprocess.run([cllama, cmd, "-h"], capture_output=True, text=True, timeout=30).stdout
     groups = []
     for line in h.splitlines():

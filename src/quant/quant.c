@@ -2,6 +2,7 @@
  * float and legacy 32-value block types. K-quants are in quant_k.c. */
 #include "quant/quant.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -173,84 +174,129 @@ void cl_dequantize_row(int type, const void *src, float *dst, int64_t n) {
     }
 }
 
-/* ---- quantization (round to nearest, one pass per block) ---- */
+/* ---- quantization: the reference's quantizers (llama.cpp's quantize_row_*_ref, which
+ * gguf-py's numpy quantizers mirror), byte for byte ----
+ * Each value is scaled by id = 1/d and converted to an integer the way the reference
+ * does it: by truncating (x * id + offset + 0.5) toward zero (Q4_0..Q5_1: ties round
+ * up, and the sum is rounded to float first), or with roundf (Q8_0: ties away from
+ * zero). Keep the float operations in this order and unfused (no FMA contraction; see
+ * quant_k.c), or the bytes drift from the reference's at rounding boundaries.
+ * Non-finite rows are rejected by callers; they must only not crash here. */
 
-/* The value of largest magnitude, with its sign. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+/* (int)v, truncated toward zero, for a v the reference converts with a C cast. A NaN or
+ * a value beyond the int range (reached only from non-finite input, or from id = 1/d
+ * overflowing for a block of values below ~1e-37) gives 0: what that cast yields on
+ * x86-64 (cvttss2si's 0x80000000, low byte 0) and what numpy's astype gives. */
+static inline int trunc_int(float v) { return v > -2147483648.0f && v < 2147483648.0f ? (int)v : 0; }
+
+/* The value of largest magnitude, with its sign (the first one on ties; 0 if all are 0). */
 static float signed_absmax(const float *x, int n) {
     float amax = 0, v = 0;
     for (int j = 0; j < n; j++)
-        if (fabsf(x[j]) > amax) amax = fabsf(x[j]), v = x[j];
+        if (amax < fabsf(x[j])) amax = fabsf(x[j]), v = x[j];
     return v;
+}
+
+/* Smallest and largest value of x[0..n). */
+static void min_max(const float *x, int n, float *mn, float *mx) {
+    *mn = FLT_MAX, *mx = -FLT_MAX;
+    for (int j = 0; j < n; j++) {
+        if (x[j] < *mn) *mn = x[j];
+        if (x[j] > *mx) *mx = x[j];
+    }
+}
+
+/* Q4_0 / Q5_0: d = (signed absmax) / -2^(bits-1), so the extreme value maps to level 0
+ * and the opposite side reaches 2^bits - 1 at most. Returns levels 0..nmax in q[32]. */
+static float quant_sym_levels(const float *x, float half, int nmax, uint8_t *q) {
+    const float d = signed_absmax(x, CL_QK) / -half;
+    const float id = d ? 1.0f / d : 0.0f;
+    for (int j = 0; j < CL_QK; j++) {
+        const float v = x[j] * id;
+        q[j] = (uint8_t)cl_clampi(trunc_int(v + (half + 0.5f)), 0, nmax);
+    }
+    return d;
+}
+
+/* Q4_1 / Q5_1: d = (max - min) / nmax, x ~= d * q + min. Returns levels in q[32]. */
+static float quant_min_levels(const float *x, int nmax, float *min, uint8_t *q) {
+    float mn, mx;
+    min_max(x, CL_QK, &mn, &mx);
+    const float d = (mx - mn) / (float)nmax;
+    const float id = d ? 1.0f / d : 0.0f;
+    for (int j = 0; j < CL_QK; j++) {
+        const float v = (x[j] - mn) * id;
+        q[j] = (uint8_t)cl_clampi(trunc_int(v + 0.5f), 0, nmax);
+    }
+    *min = mn;
+    return d;
+}
+
+/* 4-bit levels: value j in the low nibble of qs[j], value j + 16 in the high nibble. */
+static void pack_nibbles(const uint8_t *q, uint8_t *qs) {
+    for (int j = 0; j < CL_QK / 2; j++) qs[j] = (uint8_t)((q[j] & 0xF) | (q[j + 16] & 0xF) << 4);
+}
+
+/* 5-bit levels: low 4 bits as pack_nibbles, bit 4 of value j in bit j of qh. */
+static uint32_t pack_fifth_bits(const uint8_t *q) {
+    uint32_t qh = 0;
+    for (int j = 0; j < CL_QK; j++) qh |= (uint32_t)(q[j] >> 4) << j;
+    return qh;
 }
 
 static void quant_q4_0(const float *x, cl_block_q4_0 *b, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, x += CL_QK) {
-        /* The extreme value maps to -8 so the full 16 levels are used. */
-        float d = signed_absmax(x, CL_QK) / -8.0f, id = d != 0 ? 1.0f / d : 0.0f;
-        cl_wr16(&b[i].d, cl_f32_to_f16(d));
-        for (int j = 0; j < CL_QK / 2; j++) {
-            int lo = cl_clampi(cl_nearest_int(x[j] * id) + 8, 0, 15);
-            int hi = cl_clampi(cl_nearest_int(x[j + 16] * id) + 8, 0, 15);
-            b[i].qs[j] = (uint8_t)(lo | hi << 4);
-        }
+        uint8_t q[CL_QK];
+        cl_wr16(&b[i].d, cl_f32_to_f16(quant_sym_levels(x, 8.0f, 15, q)));
+        pack_nibbles(q, b[i].qs);
     }
 }
 
 static void quant_q4_1(const float *x, cl_block_q4_1 *b, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, x += CL_QK) {
-        float mn = x[0], mx = x[0];
-        for (int j = 1; j < CL_QK; j++) mn = fminf(mn, x[j]), mx = fmaxf(mx, x[j]);
-        float d = (mx - mn) / 15.0f, id = d != 0 ? 1.0f / d : 0.0f;
-        cl_wr16(&b[i].d, cl_f32_to_f16(d));
-        cl_wr16(&b[i].m, cl_f32_to_f16(mn));
-        for (int j = 0; j < CL_QK / 2; j++) {
-            int lo = cl_clampi(cl_nearest_int((x[j] - mn) * id), 0, 15);
-            int hi = cl_clampi(cl_nearest_int((x[j + 16] - mn) * id), 0, 15);
-            b[i].qs[j] = (uint8_t)(lo | hi << 4);
-        }
+        uint8_t q[CL_QK];
+        float min;
+        cl_wr16(&b[i].d, cl_f32_to_f16(quant_min_levels(x, 15, &min, q)));
+        cl_wr16(&b[i].m, cl_f32_to_f16(min));
+        pack_nibbles(q, b[i].qs);
     }
 }
 
 static void quant_q5_0(const float *x, cl_block_q5_0 *b, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, x += CL_QK) {
-        float d = signed_absmax(x, CL_QK) / -16.0f, id = d != 0 ? 1.0f / d : 0.0f;
-        cl_wr16(&b[i].d, cl_f32_to_f16(d));
-        uint32_t qh = 0;
-        for (int j = 0; j < CL_QK / 2; j++) {
-            int lo = cl_clampi(cl_nearest_int(x[j] * id) + 16, 0, 31);
-            int hi = cl_clampi(cl_nearest_int(x[j + 16] * id) + 16, 0, 31);
-            b[i].qs[j] = (uint8_t)((lo & 0xF) | (hi & 0xF) << 4);
-            qh |= (uint32_t)(lo >> 4) << j | (uint32_t)(hi >> 4) << (j + 16);
-        }
-        cl_wr32(b[i].qh, qh);
+        uint8_t q[CL_QK];
+        cl_wr16(&b[i].d, cl_f32_to_f16(quant_sym_levels(x, 16.0f, 31, q)));
+        cl_wr32(b[i].qh, pack_fifth_bits(q));
+        pack_nibbles(q, b[i].qs);
     }
 }
 
 static void quant_q5_1(const float *x, cl_block_q5_1 *b, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, x += CL_QK) {
-        float mn = x[0], mx = x[0];
-        for (int j = 1; j < CL_QK; j++) mn = fminf(mn, x[j]), mx = fmaxf(mx, x[j]);
-        float d = (mx - mn) / 31.0f, id = d != 0 ? 1.0f / d : 0.0f;
-        cl_wr16(&b[i].d, cl_f32_to_f16(d));
-        cl_wr16(&b[i].m, cl_f32_to_f16(mn));
-        uint32_t qh = 0;
-        for (int j = 0; j < CL_QK / 2; j++) {
-            int lo = cl_clampi(cl_nearest_int((x[j] - mn) * id), 0, 31);
-            int hi = cl_clampi(cl_nearest_int((x[j + 16] - mn) * id), 0, 31);
-            b[i].qs[j] = (uint8_t)((lo & 0xF) | (hi & 0xF) << 4);
-            qh |= (uint32_t)(lo >> 4) << j | (uint32_t)(hi >> 4) << (j + 16);
-        }
-        cl_wr32(b[i].qh, qh);
+        uint8_t q[CL_QK];
+        float min;
+        cl_wr16(&b[i].d, cl_f32_to_f16(quant_min_levels(x, 31, &min, q)));
+        cl_wr16(&b[i].m, cl_f32_to_f16(min));
+        cl_wr32(b[i].qh, pack_fifth_bits(q));
+        pack_nibbles(q, b[i].qs);
     }
 }
 
 static void quant_q8_0(const float *x, cl_block_q8_0 *b, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, x += CL_QK) {
         float amax = 0;
-        for (int j = 0; j < CL_QK; j++) amax = fmaxf(amax, fabsf(x[j]));
-        float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+        for (int j = 0; j < CL_QK; j++) amax = amax > fabsf(x[j]) ? amax : fabsf(x[j]);
+        const float d = amax / 127.0f;
+        const float id = d ? 1.0f / d : 0.0f;
         cl_wr16(&b[i].d, cl_f32_to_f16(d));
-        for (int j = 0; j < CL_QK; j++) b[i].qs[j] = (int8_t)cl_clampi(cl_nearest_int(x[j] * id), -127, 127);
+        for (int j = 0; j < CL_QK; j++) {
+            const float v = x[j] * id;
+            b[i].qs[j] = (int8_t)cl_clampi(trunc_int(roundf(v)), -127, 127);
+        }
     }
 }
 

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cllama.h"
+
 #define BENCH_MAX_SAMPLES 64
 
 typedef struct {
@@ -40,6 +42,17 @@ typedef struct {
 
 /* llama-bench's defaults: a row shows -b / -ub in markdown only when they differ. */
 enum { BENCH_N_BATCH = 2048, BENCH_N_UBATCH = 512 };
+
+/* Times one test on sequence 0 of ctx: from the context as bench_fill_depth left it
+ * (n_depth tokens, not timed), n_prompt random tokens in calls of n_batch, then n_gen
+ * single tokens, each call computing the logits of its last position (the output
+ * projection is part of every generated token's cost, as in llama-bench). What an
+ * earlier repetition added past the depth is dropped first. *rng: the token stream's
+ * state. Returns wall ns, or a negative value on error (cllama_last_error says). */
+double bench_run_test(cllama_context *ctx, int n_vocab, int n_depth, int n_prompt, int n_gen, int n_batch,
+                      uint64_t *rng);
+/* Empties ctx and fills sequence 0 with n_depth random tokens (not timed). 0 or -1. */
+int bench_fill_depth(cllama_context *ctx, int n_vocab, int n_depth, int n_batch, uint64_t *rng);
 
 /* llama-bench's test name: "pp64", "tg16", "pp512+tg128", with " @ d512" at a depth. */
 void bench_test_name(const bench_row *r, char *buf, size_t n);

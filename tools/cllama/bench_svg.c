@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "svg.h"
 
 enum { KIND_PP, KIND_TG, KIND_PG, N_KIND };
 
@@ -15,22 +16,6 @@ static int kind_of(const bench_row *r) { return r->n_prompt && r->n_gen ? KIND_P
 static int same_group(const bench_row *a, const bench_row *b) {
     return !strcmp(a->model, b->model) && !strcmp(a->quant, b->quant) && !strcmp(a->path, b->path) &&
            a->threads == b->threads;
-}
-
-/* XML text, cut to max_chars characters (UTF-8 aware) with an ellipsis. */
-static void xml_text(FILE *f, const char *s, int max_chars) {
-    int chars = 0;
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if ((*c & 0xc0) != 0x80 && ++chars > max_chars) {
-            fputs("\xe2\x80\xa6", f);
-            return;
-        }
-        if (*c == '<') fputs("&lt;", f);
-        else if (*c == '>') fputs("&gt;", f);
-        else if (*c == '&') fputs("&amp;", f);
-        else if (*c == '"') fputs("&quot;", f);
-        else fputc(*c, f);
-    }
 }
 
 int bench_write_svg(const char *path, const bench_row *rows, int n) {
@@ -71,8 +56,8 @@ int bench_write_svg(const char *path, const bench_row *rows, int n) {
             char tail[96];
             snprintf(tail, sizeof tail, " \xc2\xb7 %s \xc2\xb7 %d thread%s", r->quant, r->threads,
                      r->threads == 1 ? "" : "s");
-            xml_text(f, r->model, (W - 20) * 2 / 17 - (int)strlen(tail)); /* bold: ~8.5 px a character */
-            xml_text(f, tail, 1000);
+            svg_text(f, r->model, (W - 20) * 2 / 17 - (int)strlen(tail)); /* bold: ~8.5 px a character */
+            svg_text(f, tail, 1000);
             fprintf(f, "</text>\n");
         }
         char test[48];
@@ -81,7 +66,7 @@ int bench_write_svg(const char *path, const bench_row *rows, int n) {
         fprintf(f, "<text x=\"%d\" y=\"%d\">%s</text>\n", label_x, y + row_h - 6, test);
         if (!r->fits || max[k] <= 0) {
             fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"#888\">N/A (", bar_x, y + row_h - 6);
-            xml_text(f, r->reason, (W - bar_x - 20) / 7 - 8);
+            svg_text(f, r->reason, (W - bar_x - 20) / 7 - 8);
             fprintf(f, ")</text>\n");
         } else {
             int w = (int)(bar_max * r->avg_ts / max[k] + 0.5);

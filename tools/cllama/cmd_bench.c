@@ -104,57 +104,6 @@ static int add_ints(const char *cmd, const char *flag, const char *v, int *dst, 
     return 0;
 }
 
-static void random_tokens(int32_t *t, int n, int n_vocab, uint64_t *rng) {
-    for (int i = 0; i < n; i++) {
-        *rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
-        t[i] = (int32_t)((*rng >> 33) % (uint64_t)n_vocab);
-    }
-}
-
-/* Evaluates n random tokens of sequence 0 in calls of at most n_batch tokens (each
- * call computing the logits of its last position, as llama-bench's calls do). */
-static int eval_random(cllama_context *ctx, int n_vocab, int n, int n_batch, float *logits, uint64_t *rng) {
-    int32_t *toks = malloc((size_t)(n_batch > 0 ? n_batch : 1) * sizeof *toks);
-    if (!toks) return -1;
-    int rc = 0;
-    for (int done = 0; done < n && !rc; done += n_batch) {
-        int k = n - done < n_batch ? n - done : n_batch;
-        random_tokens(toks, k, n_vocab, rng);
-        rc = cllama_context_eval(ctx, toks, k, logits, 0);
-    }
-    free(toks);
-    return rc;
-}
-
-/* Times one test: from the context as fill left it (n_depth tokens of sequence 0,
- * not timed), n_prompt tokens in calls of n_batch, then n_gen single tokens, each call
- * computing the logits of its last position (the output projection is part of every
- * generated token's cost, as in llama-bench). What the previous repetition added past
- * the depth is dropped first, so the depth is evaluated once per test, not per
- * repetition. Returns wall ns, or a negative value on error. */
-static double run_test(cllama_context *ctx, int n_vocab, int n_depth, int n_prompt, int n_gen, int n_batch,
-                       uint64_t *rng) {
-    float *logits = malloc((size_t)n_vocab * sizeof *logits);
-    if (!logits) return -1;
-    int rc = cllama_kv_seq_rm(ctx, 0, n_depth, -1);
-    double t0 = now_ns();
-    if (!rc && n_prompt) rc = eval_random(ctx, n_vocab, n_prompt, n_batch, logits, rng);
-    for (int i = 0; i < n_gen && !rc; i++) rc = eval_random(ctx, n_vocab, 1, 1, logits, rng);
-    double dt = now_ns() - t0;
-    free(logits);
-    return rc ? -1 : dt;
-}
-
-/* Fills an empty context with n_depth random tokens (not timed). */
-static int fill_depth(cllama_context *ctx, int n_vocab, int n_depth, int n_batch, uint64_t *rng) {
-    cllama_context_reset(ctx);
-    if (!n_depth) return 0;
-    float *logits = malloc((size_t)n_vocab * sizeof *logits);
-    int rc = logits ? eval_random(ctx, n_vocab, n_depth, n_batch, logits, rng) : -1;
-    free(logits);
-    return rc;
-}
-
 typedef struct {
     int n_prompt, n_gen;
 } test_spec;
@@ -483,7 +432,7 @@ int cmd_bench(int argc, char **argv) {
                 for (int bi = 0; bi < n_nb && !status; bi++)
                     for (int di = 0; di < n_nd && !status; di++) {
                         /* the depth is evaluated once for all tests and repetitions at it */
-                        int rc = ctx ? fill_depth(ctx, bm->hp.n_vocab, nd[di], nb[bi], &rng) : 0;
+                        int rc = ctx ? bench_fill_depth(ctx, bm->hp.n_vocab, nd[di], nb[bi], &rng) : 0;
                         for (int k = 0; k < n_tests && !status; k++) {
                             bench_row *r = &rows[n_rows++];
                             *r = base;
@@ -504,11 +453,11 @@ int cmd_bench(int argc, char **argv) {
                              * generated token, at the depth. */
                             int n_vocab = bm->hp.n_vocab;
                             if (!rc && r->n_prompt)
-                                rc = run_test(ctx, n_vocab, r->n_depth, r->n_prompt < 32 ? r->n_prompt : 32, 0, nb[bi],
+                                rc = bench_run_test(ctx, n_vocab, r->n_depth, r->n_prompt < 32 ? r->n_prompt : 32, 0, nb[bi],
                                               &rng) < 0;
-                            if (!rc && r->n_gen) rc = run_test(ctx, n_vocab, r->n_depth, 0, 1, nb[bi], &rng) < 0;
+                            if (!rc && r->n_gen) rc = bench_run_test(ctx, n_vocab, r->n_depth, 0, 1, nb[bi], &rng) < 0;
                             for (int rep = 0; rep < reps && !rc; rep++) {
-                                double ns = run_test(ctx, n_vocab, r->n_depth, r->n_prompt, r->n_gen, nb[bi], &rng);
+                                double ns = bench_run_test(ctx, n_vocab, r->n_depth, r->n_prompt, r->n_gen, nb[bi], &rng);
                                 if (ns < 0) rc = -1;
                                 else r->samples_ns[r->n_samples++] = ns;
                             }

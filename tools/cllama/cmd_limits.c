@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "svg.h"
 #include "cllama.h"
 #include "cllama_toolkit.h"
 #include "commands.h"
@@ -444,16 +445,6 @@ static int overlaps(const box *a, const box *b) { return a->x0 < b->x1 && b->x0 
  * of browsers on Linux, averages under 0.6 em per character in labels like these. */
 static double text_w(const char *s, double size) { return 0.6 * size * (double)strlen(s); }
 
-/* Writes s with XML's special characters escaped (a file's general.name may hold any). */
-static void xml_text(FILE *f, const char *s) {
-    for (; *s; s++) {
-        if (*s == '&') fputs("&amp;", f);
-        else if (*s == '<') fputs("&lt;", f);
-        else if (*s == '>') fputs("&gt;", f);
-        else fputc(*s, f);
-    }
-}
-
 #define LABEL_COLS 30 /* characters per line of a device label: 30 x 7.2 px fits the right margin */
 #define LABEL_LINES 4
 
@@ -587,7 +578,7 @@ static box place_label(FILE *f, const chart *c, const chart_mark *m, const chart
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" fill=\"%s\" stroke=\"white\" stroke-width=\"3\" "
                "paint-order=\"stroke\"%s%s%s>", bx, by, m->color, anchor ? " text-anchor=\"" : "",
             anchor ? anchors[anchor] : "", anchor ? "\"" : "");
-    xml_text(f, m->label);
+    svg_text(f, m->label, 0);
     fputs("</text>\n", f);
     return best;
 }
@@ -713,7 +704,7 @@ static int write_roofline(FILE *f, const lrow *rows, int n) {
         fprintf(f, "<text fill=\"%s\">", v->color);
         for (int l = 0; l < v->n_lines; l++) {
             fprintf(f, "<tspan x=\"%.1f\" y=\"%.1f\">", x, v->top + 11 + 14 * l);
-            xml_text(f, v->lines[l]);
+            svg_text(f, v->lines[l], 0);
             fputs(l + 1 < v->n_lines ? " </tspan>" : "</tspan>", f);
         }
         fputs("</text>\n", f);
@@ -727,7 +718,7 @@ static int write_roofline(FILE *f, const lrow *rows, int n) {
             fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"8\" height=\"8\" fill=\"%s\"><title>", m->x - 4, m->y - 4,
                     m->color);
         else fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"><title>", m->x, m->y, m->color);
-        xml_text(f, m->title);
+        svg_text(f, m->title, 0);
         fprintf(f, "</title></%s>\n", m->pp ? "rect" : "circle");
     }
     for (int i = 0; i < n_marks; i++) placed[i] = place_label(f, &c, &marks[i], marks, n_marks, placed, i, roofs, n_roofs);

@@ -22,12 +22,15 @@ static const command commands[] = {
     {"bench", cmd_bench, "prompt-processing and generation tokens/s (files or synthetic models)"},
     {"synth", cmd_synth, "write a synthetic model of a real shape as GGUF"},
     {"limits", cmd_limits, "predict speed and memory fit on a device, and the limit that binds"},
+    {"perplexity", cmd_perplexity, "perplexity of a text, and KL divergence against a stored base model"},
+    {"quantize", cmd_quantize, "write a model in another file type (Q8_0, Q4_0, Q4_K_M, ...)"},
+    {"quality", cmd_quality, "what each quantization costs: size, perplexity, KL divergence and speed, one table"},
 };
 
 static void usage(FILE *f) {
     fprintf(f, "usage: cllama COMMAND [options]   (cllama COMMAND -h for its options; cllama --version)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+        fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].help);
 }
 
 int main(int argc, char **argv) {

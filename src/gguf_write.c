@@ -115,16 +115,15 @@ int cl_gw_tensor(cl_gguf_writer *w, const char *name, int type, int n_dims, cons
     return w->n_t++;
 }
 
-int cl_gw_layout(cl_gguf_writer *w, uint8_t **buf, size_t *size) {
+/* Bytes of header, metadata and tensor infos, before the aligned data section. */
+static size_t head_size(const cl_gguf_writer *w) {
     size_t head = 24 + w->meta_len;
     for (int i = 0; i < w->n_t; i++) head += 8 + strlen(w->t[i].name) + 4 + 8 * (size_t)w->t[i].n_dims + 4 + 8;
-    w->data_start = (head + ALIGN - 1) / ALIGN * ALIGN;
-    size_t total = w->data_start + w->data_len;
-    /* Anonymous pages: zero until touched, so the caller's parallel fill is the first
-     * write to each page. */
-    void *p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return -1;
-    uint8_t *b = p, *q = b;
+    return head;
+}
+
+/* Writes the header, metadata and tensor infos at q (head_size bytes). */
+static void write_head(const cl_gguf_writer *w, uint8_t *q) {
     uint32_t v3 = 3;
     uint64_t nt = (uint64_t)w->n_t;
     memcpy(q, "GGUF", 4);
@@ -148,9 +147,42 @@ int cl_gw_layout(cl_gguf_writer *w, uint8_t **buf, size_t *size) {
         memcpy(q + 4, &t->offset, 8);
         q += 12;
     }
-    *buf = b;
+}
+
+int cl_gw_layout(cl_gguf_writer *w, uint8_t **buf, size_t *size) {
+    w->data_start = (head_size(w) + ALIGN - 1) / ALIGN * ALIGN;
+    size_t total = w->data_start + w->data_len;
+    /* Anonymous pages: zero until touched, so the caller's parallel fill is the first
+     * write to each page. */
+    void *p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return -1;
+    write_head(w, p);
+    *buf = p;
     *size = total;
     return 0;
+}
+
+int cl_gw_header(cl_gguf_writer *w, uint8_t **head, size_t *head_len, size_t *total) {
+    w->data_start = (head_size(w) + ALIGN - 1) / ALIGN * ALIGN;
+    uint8_t *h = calloc(1, w->data_start);
+    if (!h) return -1;
+    write_head(w, h);
+    *head = h;
+    *head_len = w->data_start;
+    *total = w->data_start + w->data_len;
+    return 0;
+}
+
+uint64_t cl_gw_tensor_offset(const cl_gguf_writer *w, int i, size_t *nbytes) {
+    *nbytes = w->t[i].nbytes;
+    return w->data_start + w->t[i].offset;
+}
+
+int cl_gw_raw(cl_gguf_writer *w, const char *key, int type, int arr_type, uint64_t arr_n, const void *data,
+              uint64_t size) {
+    if (put_key(w, key, (uint32_t)type)) return -1;
+    if (type == CL_GGUF_ARRAY && (put_u32(w, (uint32_t)arr_type) || put_u64(w, arr_n))) return -1;
+    return put(w, data, size) ? -1 : 0;
 }
 
 uint8_t *cl_gw_tensor_data(const cl_gguf_writer *w, uint8_t *buf, int i, size_t *nbytes) {

@@ -1,6 +1,8 @@
 /* GGUF v3 writer: metadata and tensor infos are collected first, then the whole file
  * is laid out in one buffer whose tensor data the caller fills in place (so a 7B
- * model is generated straight into its final layout, in parallel, with no copy). */
+ * model is generated straight into its final layout, in parallel, with no copy), or
+ * the header is made alone and the caller writes each tensor at its offset in a file
+ * (a quantized model is written a tensor at a time). */
 #ifndef CL_GGUF_WRITE_H
 #define CL_GGUF_WRITE_H
 
@@ -30,6 +32,16 @@ int cl_gw_tensor(cl_gguf_writer *w, const char *name, int type, int n_dims, cons
  * header, metadata and tensor infos written and tensor data left for the caller.
  * Returns 0 or -1 (out of memory). */
 int cl_gw_layout(cl_gguf_writer *w, uint8_t **buf, size_t *size);
+/* For writing to a file tensor by tensor: *head (malloc'd, *head_len bytes) is the
+ * file up to the data section; the file is *total bytes. Returns 0 or -1. */
+int cl_gw_header(cl_gguf_writer *w, uint8_t **head, size_t *head_len, size_t *total);
+/* After cl_gw_layout or cl_gw_header: tensor i's offset in the file, and its size. */
+uint64_t cl_gw_tensor_offset(const cl_gguf_writer *w, int i, size_t *nbytes);
+/* A metadata value copied as read (cl_gguf_kv: type, arr_type, arr_n, and the value
+ * bytes data/size as the reader gives them). Returns 0, or -1 if out of memory. */
+int cl_gw_raw(cl_gguf_writer *w, const char *key, int type, int arr_type, uint64_t arr_n, const void *data,
+              uint64_t size);
+
 /* Where tensor i's data goes in the buffer from cl_gw_layout, and its byte size. */
 uint8_t *cl_gw_tensor_data(const cl_gguf_writer *w, uint8_t *buf, int i, size_t *nbytes);
 int cl_gw_n_tensors(const cl_gguf_writer *w);
