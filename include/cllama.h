@@ -222,6 +222,9 @@ typedef struct {
      * CLLAMA_E_ABORTED (see cllama_decode). */
     int (*abort_callback)(void *data);
     void *abort_data;
+    /* Stage 0 of a pipeline (below): the other stages hold the layers after this
+     * context's. NULL: this process evaluates every layer of the model. */
+    const struct cllama_pipe *pipe;
 } cllama_context_params;
 
 cllama_context_params cllama_context_default_params(void);
@@ -283,6 +286,39 @@ void cllama_kv_clear(cllama_context *ctx);
 int cllama_kv_seq_pos_max(const cllama_context *ctx, int seq);
 /* Cells in use (by any sequence). */
 int cllama_kv_n_used(const cllama_context *ctx);
+
+/* ---- pipeline: one model across processes, by layers ----
+ * Stage s of n_stages loads a contiguous range of layers (model params layer_begin,
+ * layer_end): stage 0 the first, with the token embedding, the last stage the last,
+ * with the output head. The caller supplies the transport (ordered, reliable messages
+ * between stages; MPI in the CLI). Stage 0 uses a context made with params.pipe as any
+ * other: cllama_decode evaluates its layers and hands each micro-batch's hidden states
+ * ([B][n_embd] floats) to stage 1 as soon as they are ready, so the stages work on
+ * successive micro-batches at once; it returns when the last stage has sent back the
+ * logits of the output rows (cllama_get_logits reads them; embeddings are not
+ * returned). KV operations and context creation are carried out on every stage, in
+ * order. A stage's failure (out of memory, ...) is reported by stage 0's call with that
+ * stage's message, and that call's tokens are removed on every stage. The abort
+ * callback is checked only on stage 0. The other stages run cllama_pipe_serve. */
+typedef struct cllama_pipe {
+    int stage, n_stages;
+    /* Sends a message of n bytes to stage `to`, or receives the next message from
+     * stage `from`, which is n bytes long (messages between two stages arrive in the
+     * order sent, and each recv takes one whole send: an MPI message or bytes of a
+     * stream); 0, or non-zero when the transport failed (the pipeline is then unusable). */
+    int (*send)(void *data, int to, const void *buf, size_t n);
+    int (*recv)(void *data, int from, void *buf, size_t n);
+    void *data;
+} cllama_pipe;
+
+/* Stages 1..n-1: serves the contexts stage 0 creates, with `model` (this stage's
+ * layers) and n_threads threads (0: the n_threads stage 0's context was given, else
+ * this machine's default), until stage 0 calls cllama_pipe_end.
+ * Returns 0 then, or the error that broke the transport. */
+int cllama_pipe_serve(cllama_model *model, const cllama_pipe *pipe, int n_threads);
+/* Stage 0: makes every other stage's cllama_pipe_serve return (after its contexts are
+ * freed). 0, or non-zero if the transport failed. */
+int cllama_pipe_end(const cllama_pipe *pipe);
 
 /* ---- one-sequence convenience (sequence 0) ---- */
 

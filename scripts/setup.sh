@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 
 . scripts/lib.sh
 install_missing build-essential cmake pkg-config libpcre2-dev libcjson-dev libedit-dev libmicrohttpd-dev python3
+# Open MPI: one model across machines (mpirun -np N cllama ...); the build goes without it.
+install_missing libopenmpi-dev openmpi-bin ||
+    echo "setup: Open MPI not installed; cllama is built for a single process" >&2
 if ! python3 -c "import gguf, numpy" 2>/dev/null; then
     echo "setup: installing the gguf and numpy Python packages" >&2
     python3 -m pip install -q gguf numpy 2>/dev/null ||

@@ -20,7 +20,8 @@ if ! dpkg --print-foreign-architectures | grep -qx arm64; then
 fi
 install_missing gcc-aarch64-linux-gnu qemu-user libpcre2-dev:arm64 libcjson-dev:arm64 libedit-dev:arm64 libmicrohttpd-dev:arm64
 
-cmake -S . -B "$out" -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake >/dev/null
+cmake -S . -B "$out" -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake \
+    -DCLLAMA_MPI=OFF >/dev/null
 cmake --build "$out" -j"$(nproc)" >/dev/null
 
 echo "== test_kernels, AArch64 with the dot-product extension (qemu -cpu max)"

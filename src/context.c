@@ -58,10 +58,11 @@ uint64_t cllama_context_bytes(const cllama_hparams *hp, const cllama_context_par
 
 void cllama_context_free(cllama_context *c) {
     if (!c) return;
+    if (c->piped) cl_pipe_close(c);
     if (c->own_pool) cl_pool_free(c->pool);
     void *bufs[] = {c->cells, c->k_cache, c->v_cache, c->ub_pos, c->ub_seq, c->ub_cell, c->tiles, c->x, c->xb, c->q,
                     c->k,     c->v,       c->att,     c->hb,     c->hb2,    c->scores,  c->att_q, c->att_o, c->vis, c->vis_first,
-                    c->inv_freq, c->act,  c->logits,  c->embd,   c->out_row};
+                    c->inv_freq, c->act,  c->logits,  c->embd,   c->out_row, c->pipe_buf};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
     free(c);
 }
@@ -83,6 +84,14 @@ int cllama_context_init(cllama_model *m, const cllama_context_params *params, cl
     if (lb < m->layer_begin || le > m->layer_end || lb >= le)
         return cl_err(CLLAMA_E_INVALID, "layer range [%d, %d) is not within the loaded layers [%d, %d)", lb, le,
                       m->layer_begin, m->layer_end);
+
+    const cllama_pipe *pp = params->pipe;
+    if (pp && (pp->stage != 0 || pp->n_stages < 2 || !pp->send || !pp->recv))
+        return cl_err(CLLAMA_E_INVALID, "a context takes the pipeline as its stage 0 (stage %d of %d)", pp->stage,
+                      pp->n_stages);
+    if (pp && (lb != 0 || le == hp->n_layer))
+        return cl_err(CLLAMA_E_INVALID, "stage 0 of a pipeline evaluates the first layers, not all (layers [%d, %d) "
+                      "of %d)", lb, le, hp->n_layer);
 
     cllama_context *c = calloc(1, sizeof *c);
     if (!c) return cl_err(CLLAMA_E_NOMEM, "out of memory");
@@ -146,6 +155,15 @@ int cllama_context_init(cllama_model *m, const cllama_context_params *params, cl
     }
     cl_log(CLLAMA_LOG_INFO, "context: %d cells, %d sequences, layers [%d, %d), %.1f MiB of KV cache, %d threads%s",
            d.n_ctx, d.n_seq, lb, le, 2.0 * kv / 1048576.0, d.n_threads, c->own_pool ? "" : " (shared pool)");
+    if (pp) {
+        c->pipe = *pp;
+        c->pipe_threads = params->n_threads;
+        if ((rc = cl_pipe_open(c))) { /* a later stage could not make its context */
+            cllama_context_free(c);
+            return rc;
+        }
+        c->piped = 1;
+    }
     *out = c;
     return CLLAMA_OK;
 }
@@ -174,6 +192,7 @@ static void recount(cllama_context *c) {
 void cllama_kv_clear(cllama_context *c) {
     for (int i = 0; i < c->n_ctx; i++) c->cells[i] = (cl_kv_cell){-1, 0};
     c->n_used = c->used_hi = 0;
+    if (c->piped) cl_pipe_kv(c, CL_PIPE_KV_CLEAR, 0, 0, 0, 0);
 }
 
 static uint64_t seq_mask(int seq) { return seq < 0 ? ~0ull : 1ull << seq; }
@@ -184,9 +203,8 @@ static int check_seq(const cllama_context *c, int seq, int allow_all) {
     return 0;
 }
 
-int cllama_kv_seq_rm(cllama_context *c, int seq, int p0, int p1) {
-    int rc = check_seq(c, seq, 1);
-    if (rc) return rc;
+/* cllama_kv_seq_rm on this process only. */
+static void kv_rm(cllama_context *c, int seq, int p0, int p1) {
     if (p0 < 0) p0 = 0;
     if (p1 < 0) p1 = MAX_POS + 1;
     uint64_t keep = ~seq_mask(seq);
@@ -198,21 +216,26 @@ int cllama_kv_seq_rm(cllama_context *c, int seq, int p0, int p1) {
         }
     }
     recount(c);
-    return 0;
+}
+
+int cllama_kv_seq_rm(cllama_context *c, int seq, int p0, int p1) {
+    int rc = check_seq(c, seq, 1);
+    if (rc) return rc;
+    kv_rm(c, seq, p0, p1);
+    return c->piped ? cl_pipe_kv(c, CL_PIPE_KV_RM, seq, 0, p0, p1) : 0;
 }
 
 int cllama_kv_seq_cp(cllama_context *c, int src, int dst, int p0, int p1) {
     int rc;
     if ((rc = check_seq(c, src, 0)) || (rc = check_seq(c, dst, 0))) return rc;
     if (src == dst) return 0;
-    if ((rc = cllama_kv_seq_rm(c, dst, p0, p1))) return rc;
-    if (p0 < 0) p0 = 0;
-    if (p1 < 0) p1 = MAX_POS + 1;
+    kv_rm(c, dst, p0, p1);
+    int q0 = p0 < 0 ? 0 : p0, q1 = p1 < 0 ? MAX_POS + 1 : p1;
     for (int i = 0; i < c->used_hi; i++) {
         cl_kv_cell *cell = &c->cells[i];
-        if ((cell->seq >> src & 1) && cell->pos >= p0 && cell->pos < p1) cell->seq |= 1ull << dst;
+        if ((cell->seq >> src & 1) && cell->pos >= q0 && cell->pos < q1) cell->seq |= 1ull << dst;
     }
-    return 0;
+    return c->piped ? cl_pipe_kv(c, CL_PIPE_KV_CP, src, dst, p0, p1) : 0;
 }
 
 int cllama_kv_seq_pos_max(const cllama_context *c, int seq) {
@@ -279,7 +302,7 @@ static int prepare_outputs(cllama_context *c, const cllama_batch *b, int logits_
     }
     c->out_n = n;
     const cl_hparams *hp = &c->m->hp;
-    int last = c->layer_end == hp->n_layer;
+    int last = c->layer_end == hp->n_layer || c->piped; /* stage 0 receives the last stage's logits */
     if (last && !logits_external && (size_t)n_out > c->logits_cap) {
         float *l = realloc(c->logits, (size_t)n_out * hp->n_vocab * sizeof *l);
         if (!l) return cl_err(CLLAMA_E_NOMEM, "out of memory for the logits of %d tokens", n_out);
@@ -321,13 +344,31 @@ static void release(cllama_context *c, const int32_t *cells, int n) {
     recount(c);
 }
 
+/* A failed or aborted call on stage 0 of a pipeline: with `unfinished`, the later
+ * stages are told the call ended (and their answer is waited for); then every
+ * sequence of the batch drops its positions from the batch's first on every stage
+ * (they held nothing there before the call: check_batch), so the cache is as before
+ * it on all stages. The error message of the call is kept. */
+static void pipe_rollback(cllama_context *c, const int32_t *pos, const int32_t *seq, int n, int unfinished) {
+    char keep[256];
+    snprintf(keep, sizeof keep, "%s", cllama_last_error());
+    if (unfinished && !cl_pipe_send_ub(c, 0, NULL, NULL, NULL, NULL, 1)) cl_pipe_finish(c, NULL, 0);
+    int32_t first[CL_MAX_SEQ];
+    for (int s = 0; s < CL_MAX_SEQ; s++) first[s] = -1;
+    for (int i = 0; i < n; i++)
+        if (first[seq[i]] < 0 || pos[i] < first[seq[i]]) first[seq[i]] = pos[i];
+    for (int s = 0; s < CL_MAX_SEQ; s++)
+        if (first[s] >= 0) cl_pipe_kv(c, CL_PIPE_KV_RM, s, 0, first[s], -1);
+    cl_err(CLLAMA_E_INVALID, "%s", keep); /* the code is the caller's; only the message matters */
+}
+
 /* cllama_decode, with the logits rows going to `logits` when it is non-NULL. */
 static int decode(cllama_context *c, const cllama_batch *b, float *logits) {
     if (!c || !b) return cl_err(CLLAMA_E_INVALID, "cllama_decode: invalid arguments");
     int n = b->n_tokens;
     if (n <= 0) return cl_err(CLLAMA_E_INVALID, "cllama_decode: no tokens to evaluate");
     int32_t *pos = malloc((size_t)n * sizeof *pos), *seq = malloc((size_t)n * sizeof *seq);
-    int32_t *taken = malloc((size_t)n * sizeof *taken);
+    int32_t *taken = malloc((size_t)n * sizeof *taken), *out_flags = NULL;
     int rc = CLLAMA_E_NOMEM;
     if (!pos || !seq || !taken) {
         cl_err(rc, "out of memory");
@@ -335,7 +376,14 @@ static int decode(cllama_context *c, const cllama_batch *b, float *logits) {
     }
     if ((rc = check_batch(c, b, pos, seq)) || (rc = prepare_outputs(c, b, logits != NULL))) goto done;
     if (!logits) logits = c->logits;
-    int E = c->m->hp.n_embd, cursor = 0;
+    int E = c->m->hp.n_embd, cursor = 0, sent = 0, n_out = 0;
+    if (c->piped) { /* whether each entry's logits come back, as the later stages read it */
+        if (!(out_flags = malloc((size_t)n * sizeof *out_flags))) {
+            rc = cl_err(CLLAMA_E_NOMEM, "out of memory");
+            goto done;
+        }
+        for (int i = 0; i < n; i++) n_out += out_flags[i] = c->out_row[i] >= 0;
+    }
     for (int done = 0; done < n;) {
         int B = n - done < c->n_batch ? n - done : c->n_batch;
         for (int i = 0; i < B; i++) {
@@ -349,19 +397,31 @@ static int decode(cllama_context *c, const cllama_batch *b, float *logits) {
         }
         rc = cl_forward(c, b->token ? b->token + done : NULL, b->embd ? b->embd + (size_t)done * E : NULL, B);
         if (!rc && c->abort_cb && c->abort_cb(c->abort_data)) rc = cl_err(CLLAMA_E_ABORTED, "evaluation aborted");
+        if (!rc && c->piped) {
+            rc = cl_pipe_send_ub(c, B, pos + done, seq + done, out_flags + done, c->x, done + B == n);
+            sent += !rc;
+        }
         if (rc) {
             release(c, taken, done + B);
             c->out_n = 0;
+            if (sent && rc != CLLAMA_E_IO) pipe_rollback(c, pos, seq, n, 1);
             goto done;
         }
-        keep_outputs(c, done, B, logits);
+        if (!c->piped) keep_outputs(c, done, B, logits);
         done += B;
+    }
+    if (c->piped && (rc = cl_pipe_finish(c, logits, n_out))) { /* a later stage failed */
+        release(c, taken, n);
+        c->out_n = 0;
+        if (rc != CLLAMA_E_IO) pipe_rollback(c, pos, seq, n, 0);
+        goto done;
     }
     if (logits != c->logits) c->out_n = 0; /* the rows went to the caller's buffer */
 done:
     free(pos);
     free(seq);
     free(taken);
+    free(out_flags);
     return rc;
 }
 
@@ -375,11 +435,13 @@ static float *output_row(cllama_context *c, int i, const float *buf, int width) 
 }
 
 float *cllama_get_logits(cllama_context *c, int i) {
-    return c && c->layer_end == c->m->hp.n_layer ? output_row(c, i, c->logits, c->m->hp.n_vocab) : NULL;
+    return c && (c->layer_end == c->m->hp.n_layer || c->piped) ? output_row(c, i, c->logits, c->m->hp.n_vocab) : NULL;
 }
 
 float *cllama_get_embeddings(cllama_context *c, int i) {
-    return c && (c->embeddings || c->layer_end < c->m->hp.n_layer) ? output_row(c, i, c->embd, c->m->hp.n_embd) : NULL;
+    return c && !c->piped && (c->embeddings || c->layer_end < c->m->hp.n_layer)
+               ? output_row(c, i, c->embd, c->m->hp.n_embd)
+               : NULL;
 }
 
 /* ---- one sequence ---- */

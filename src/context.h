@@ -71,7 +71,32 @@ struct cllama_context {
     size_t logits_cap, embd_cap; /* rows allocated */
     int32_t *out_row; /* [out_n] row of batch entry i, -1 if not kept */
     int out_n, out_cap;
+
+    /* stage 0 of a pipeline (src/pipe.c): the later stages hold the rest of the layers */
+    int piped;
+    cllama_pipe pipe;
+    int pipe_id;     /* this context's id on the other stages */
+    int pipe_threads; /* params.n_threads as given (0: each stage's default) */
+    void *pipe_buf;   /* a micro-batch's message */
+    size_t pipe_cap;
 };
+
+/* Pipeline messages from stage 0 (src/pipe.c). Each returns 0 or a CLLAMA_E_* code
+ * with the message set. */
+/* After init: the other stages create their contexts (n_ctx, n_seq_max, n_batch as c). */
+int cl_pipe_open(cllama_context *c);
+/* Before free: the other stages free theirs. */
+void cl_pipe_close(cllama_context *c);
+/* Micro-batch [B] of the current call: positions, sequences, whether each entry's
+ * logits are kept, and the hidden states [B][E] leaving this stage. last: the call's
+ * final micro-batch (or, with B = 0, the end of an aborted call). */
+int cl_pipe_send_ub(cllama_context *c, int B, const int32_t *pos, const int32_t *seq, const int32_t *out,
+                    const float *x, int last);
+/* The end of a call: the last stage's status and n_out rows of logits into `logits`. */
+int cl_pipe_finish(cllama_context *c, float *logits, int n_out);
+/* A KV operation on every other stage: rm (seq, p0, p1), cp (src, dst, p0, p1), clear. */
+enum { CL_PIPE_KV_RM = 1, CL_PIPE_KV_CP, CL_PIPE_KV_CLEAR };
+int cl_pipe_kv(cllama_context *c, int op, int a, int b, int p0, int p1);
 
 /* Runs micro-batch tokens [0, B) (ub_pos, ub_seq, ub_cell set; ids in `tokens` or
  * hidden states in `embd`, [B][E]) through layers [layer_begin, layer_end), storing

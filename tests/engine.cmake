@@ -50,3 +50,11 @@ foreach(entry "tiny-qwen2-f16:0.02" "tiny-qwen2-q8_0:0.18")
     set_tests_properties(golden_${model}_t${threads} PROPERTIES FIXTURES_REQUIRED ${model} SKIP_RETURN_CODE 77)
   endforeach()
 endforeach()
+
+# The pipeline API (a model cut into layer ranges on several stages, in one process):
+# logits bit for bit the single-process ones, KV operations and aborts on every stage.
+cl_add_api_test(test_pipe NO_TEST SOURCES test_pipe.c LIBS PkgConfig::CJSON Threads::Threads)
+foreach(model stories260K-f32 tiny-llama2-s1-q4_k_m tiny-llama3-s1-q4_k_m)
+  add_test(NAME pipe_${model} COMMAND test_pipe ${TESTDATA}/models/${model}.gguf ${TESTDATA}/golden/${model}.json)
+  set_tests_properties(pipe_${model} PROPERTIES SKIP_RETURN_CODE 77)
+endforeach()

@@ -30,16 +30,8 @@
 #include "cllama.h"
 #include "logit_util.h"
 #include "need_data.h"
+#include "check.h"
 
-static int fails;
-#define CHECK(cond, ...)                                                                                              \
-    do {                                                                                                              \
-        int ok_ = (cond);                                                                                             \
-        printf("%s ", ok_ ? "ok  " : "FAIL");                                                                         \
-        printf(__VA_ARGS__);                                                                                          \
-        printf("\n");                                                                                                 \
-        if (!ok_) fails++;                                                                                            \
-    } while (0)
 
 static const char *model_path;
 static cllama_model *model;

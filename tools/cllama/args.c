@@ -1,4 +1,5 @@
 #include "args.h"
+#include "dist.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -206,4 +207,14 @@ size_t unescape_inplace(char *s) {
     }
     *o = 0;
     return (size_t)(o - s);
+}
+
+int cli_model_load(const char *cmd, const char *path, const cllama_model_params *mp, cllama_model **out) {
+    return dist_model_load(cmd, path, mp, out);
+}
+
+cllama_context_params cli_context_params(void) {
+    cllama_context_params p = cllama_context_default_params();
+    p.pipe = dist_pipe();
+    return p;
 }

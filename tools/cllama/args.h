@@ -39,6 +39,14 @@ char *read_file(const char *path, size_t *len);
  * set; CLLAMA_REPACK=0 keeps every weight in the file mapping). */
 cllama_model_params cli_model_params(void);
 
+/* The model of a command that runs across MPI ranks (dist.h): this process's layers of
+ * it when the job has several ranks, else all of it. 0, or EXIT_RUNTIME after a
+ * one-line error (naming the rank that failed). */
+int cli_model_load(const char *cmd, const char *path, const cllama_model_params *mp, cllama_model **out);
+/* The library's context defaults, with the pipeline to the other ranks when there are
+ * any (their contexts are made alike, with this one's n_ctx, n_seq_max and n_batch). */
+cllama_context_params cli_context_params(void);
+
 /* Warns on stderr when `threads` exceeds the online CPUs (they would wait for each
  * other); returns 1 if it warned. */
 int cli_check_threads(const char *cmd, int threads);

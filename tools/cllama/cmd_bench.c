@@ -407,8 +407,7 @@ int cmd_bench(int argc, char **argv) {
                 break;
             }
             fprintf(stderr, "bench: generated in %.1f s\n", (now_ns() - t0) * 1e-9);
-        } else if (base.fits && cllama_model_load(specs[si].spec, &mp, &model)) {
-            status = runtime_error(cmd, "%s", cllama_last_error());
+        } else if (base.fits && (status = cli_model_load(cmd, specs[si].spec, &mp, &model))) {
             break;
         }
         if (model) {
@@ -420,7 +419,7 @@ int cmd_bench(int argc, char **argv) {
             for (int ui = 0; ui < n_nub && !status; ui++) {
                 cllama_context *ctx = NULL;
                 if (model) {
-                    cllama_context_params cp = cllama_context_default_params();
+                    cllama_context_params cp = cli_context_params();
                     cp.n_ctx = max_ctx;
                     cp.n_threads = th[ti];
                     cp.n_batch = nub[ui];

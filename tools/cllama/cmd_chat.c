@@ -320,16 +320,13 @@ int cmd_chat(int argc, char **argv) {
     c.go = (gen_opts){.n_predict = n_predict, .stops = stops, .n_stops = n_stops, .interrupt = &interrupted, .out = stdout};
     int rc = EXIT_RUNTIME;
     cllama_model_params mp = cli_model_params();
-    if (cllama_model_load(model_path, &mp, &c.model)) {
-        runtime_error(cmd, "%s", cllama_last_error());
-        goto done;
-    }
+    if (cli_model_load(cmd, model_path, &mp, &c.model)) goto done;
     if (chat_template_select(cmd, c.model, tmpl_arg, &c.cp, &tmpl_file)) {
         rc = EXIT_USAGE;
         goto done;
     }
     cli_check_ctx(cmd, c.model, n_ctx);
-    cllama_context_params cp = cllama_context_default_params();
+    cllama_context_params cp = cli_context_params();
     cp.n_ctx = n_ctx;
     cp.n_threads = threads;
     cp.abort_callback = abort_cb;

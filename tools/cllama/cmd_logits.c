@@ -54,13 +54,10 @@ int cmd_logits(int argc, char **argv) {
     int n = 0, rc = EXIT_RUNTIME;
     FILE *f = NULL;
     cllama_model_params mp = cli_model_params();
-    if (cllama_model_load(po.model, &mp, &m)) {
-        runtime_error(cmd, "%s", cllama_last_error());
-        goto done;
-    }
+    if (cli_model_load(cmd, po.model, &mp, &m)) goto done;
     if ((rc = prompt_tokens(cmd, m, &po, &ids, &n))) goto done;
     rc = EXIT_RUNTIME;
-    cllama_context_params cp = cllama_context_default_params();
+    cllama_context_params cp = cli_context_params();
     cp.n_ctx = n;
     cp.n_threads = threads;
     if (cllama_context_init(m, &cp, &ctx)) {

@@ -226,10 +226,7 @@ int cmd_perplexity(int argc, char **argv) {
         goto done;
     }
     cllama_model_params mp = cli_model_params();
-    if (cllama_model_load(model, &mp, &m)) {
-        runtime_error(cmd, "%s", cllama_last_error());
-        goto done;
-    }
+    if (cli_model_load(cmd, model, &mp, &m)) goto done;
     if (base) { /* ppl_run checks it too; here it comes before any output */
         int b_vocab, b_chunks;
         ppl_base_info(base, &b_vocab, NULL, &b_chunks);

@@ -106,10 +106,7 @@ int cmd_run(int argc, char **argv) {
     int32_t *ids = NULL;
     int n = 0, rc = EXIT_RUNTIME;
     cllama_model_params mp = cli_model_params();
-    if (cllama_model_load(po.model, &mp, &m)) {
-        runtime_error(cmd, "%s", cllama_last_error());
-        goto done;
-    }
+    if (cli_model_load(cmd, po.model, &mp, &m)) goto done;
     if ((rc = prompt_tokens(cmd, m, &po, &ids, &n))) goto done;
     rc = EXIT_RUNTIME;
     if (n == 0) {
@@ -117,7 +114,7 @@ int cmd_run(int argc, char **argv) {
         goto done;
     }
     cli_check_ctx(cmd, m, n_ctx);
-    cllama_context_params cp = cllama_context_default_params();
+    cllama_context_params cp = cli_context_params();
     cp.n_ctx = n_ctx;
     cp.n_threads = threads;
     if (cllama_context_init(m, &cp, &ctx) ||

@@ -685,10 +685,7 @@ int cmd_serve(int argc, char **argv) {
     int rc = EXIT_RUNTIME;
     char *tmpl_owned = NULL;
     cllama_model_params mp = cli_model_params();
-    if (cllama_model_load(model_path, &mp, &S.model)) {
-        runtime_error(cmd, "%s", cllama_last_error());
-        goto done;
-    }
+    if (cli_model_load(cmd, model_path, &mp, &S.model)) goto done;
     S.tmpl = cllama_chat_default_params();
     if (chat_template_select(cmd, S.model, tmpl_arg, &S.tmpl, &tmpl_owned)) {
         rc = EXIT_USAGE;

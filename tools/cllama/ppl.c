@@ -1,6 +1,7 @@
 /* Perplexity and KL divergence by llama-perplexity's method: see ppl.h for the method,
  * the statistics and the base file format. */
 #include "ppl.h"
+#include "args.h"
 
 #include <errno.h>
 #include <math.h>
@@ -356,7 +357,7 @@ int ppl_run(cllama_model *m, const int32_t *tokens, int n_tokens, const ppl_para
         nb->bos = bos;
         memcpy(nb->tokens, tokens, (size_t)n_chunks * n_ctx * sizeof *tokens);
     }
-    cllama_context_params cp = cllama_context_default_params();
+    cllama_context_params cp = cli_context_params();
     cp.n_ctx = n_ctx;
     cp.n_batch = p.n_batch;
     cp.n_threads = p.n_threads;

@@ -11,6 +11,7 @@
 
 #include "gen.h"
 #include "serve.h"
+#include "args.h"
 
 #define STEP_TOKENS 512 /* tokens per decode at most: generation tokens first, then prompt chunks */
 
@@ -368,7 +369,7 @@ int srv_engine_start(cllama_model *m, const srv_engine_params *p, srv_engine **o
     e->n_vocab = cllama_model_n_vocab(m);
     e->n_slots = p->parallel;
     e->queue_max = p->queue_max;
-    cllama_context_params cp = cllama_context_default_params();
+    cllama_context_params cp = cli_context_params();
     cp.n_ctx = p->n_ctx;
     cp.n_seq_max = p->parallel;
     cp.n_threads = p->n_threads;
