@@ -108,6 +108,49 @@ typedef struct {
 void cllama_cost_model(const cllama_hparams *hp, uint64_t n_params, uint64_t weight_bytes, int n_ctx, int depth,
                    cllama_cost *out);
 
+/* ==== pipelines: one model over N devices, by layers ====
+ * Each of N devices of a kind holds 1/N of the layers (the first also the token
+ * embedding, the last the output head); a link joins them. For a generated token the
+ * stages run one after the other, so
+ *   tg time  = bytes per token / bandwidth          (the stages' reads, summed)
+ *            + (N - 1) x (latency + n_embd x 4 B / link)    hidden state, stage to stage
+ *            + latency + n_vocab x 4 B / link                the logits back to the first
+ * (the last term as cllama's MPI pipeline does it). A prompt of P tokens goes in
+ * micro-batches of U: M = ceil(P / U) of them flow through the stages, each stage
+ * busy U x FLOPs per token / N / peak per micro-batch, each hop carrying U x n_embd x 4 B:
+ *   pp time  = (M + N - 1) x max(stage time, hop time) + the logits back.
+ * So generation never gets faster with N (the link only adds), and once the hops'
+ * latency is a visible share of the token time more devices only slow it; pipelining
+ * pays for prompts of many micro-batches. */
+typedef struct {
+    char name[24];
+    char label[64];
+    double gbs;        /* GB/s one way */
+    double latency_us; /* one message, one hop */
+} cllama_link;
+
+/* A named link (cllama_link_names()) or "GBPS,LATENCY_US". 0, or CLLAMA_E_INVALID with
+ * the names in the message. */
+int cllama_link_find(const char *spec, cllama_link *out);
+const char *cllama_link_names(void);
+
+typedef struct {
+    int nodes;
+    double mem_per_node;  /* bytes the fullest device needs: its layers' weights and KV, its
+                           * end of the model (embedding or head), the scratch */
+    double hop_s;         /* one hop of one token's hidden state */
+    double back_s;        /* one row of logits back to the first device */
+    double tg, pp;        /* tokens/s */
+    double link_share;    /* share of a generated token's time spent on the link */
+} cllama_pipeline_pred;
+
+/* For the model of cost c and hp (cllama_cost_model), on `nodes` devices of bandwidth
+ * bw_gbs (GB/s) and peak peak_flops (FLOP/s) over link l; pp for n_prompt tokens in
+ * micro-batches of n_ubatch. */
+void cllama_pipeline_predict(const cllama_cost *c, const cllama_hparams *hp, uint64_t n_params, uint64_t weight_bytes,
+                             double bw_gbs, double peak_flops, int nodes, const cllama_link *l, int n_prompt,
+                             int n_ubatch, cllama_pipeline_pred *out);
+
 /* ==== host probes ====
  * Host probes for `cllama limits` and the benchmarks: memory read bandwidth and peak
  * floating-point throughput measured in a few seconds, plus what the CPU is. */

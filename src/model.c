@@ -115,11 +115,18 @@ static int read_hparams(cllama_model *m) {
     return 0;
 }
 
+/* A tensor by name in the file or any part of a split model. */
+static const cl_gguf_tensor *find_tensor(const cllama_model *m, const char *name) {
+    const cl_gguf_tensor *t = cl_gguf_find_tensor(m->gguf, name);
+    for (int i = 0; !t && i < m->n_parts; i++) t = cl_gguf_find_tensor(m->parts[i], name);
+    return t;
+}
+
 /* Looks up `name`, checks its shape is [ne0, ne1] (ne1 = 1 for vectors) and that the
  * engine has a kernel for its type. */
 static int get_tensor(cllama_model *m, const char *name, int64_t ne0, int64_t ne1, int matrix,
                       cl_tensor *out) {
-    const cl_gguf_tensor *t = cl_gguf_find_tensor(m->gguf, name);
+    const cl_gguf_tensor *t = find_tensor(m, name);
     if (!t) return cl_err(CLLAMA_E_FORMAT, "missing tensor %s", name);
     int64_t rows = t->ne[1] * t->ne[2] * t->ne[3];
     if (t->ne[0] != ne0 || rows != ne1 || t->ne[2] != 1 || t->ne[3] != 1)
@@ -182,12 +189,12 @@ static int load_tensors(cllama_model *m) {
     char name[96];
     /* Flags read off the file: no output.weight means the output is tied; a bias on
      * the first loaded layer's attn_q means every layer has Q/K/V biases. */
-    hp->tied_output = !cl_gguf_find_tensor(m->gguf, "output.weight");
+    hp->tied_output = !find_tensor(m, "output.weight");
     hp->qkv_bias = a->qkv_bias;
     for (int i = 0; i < a->n_tensors; i++)
         if (a->tensors[i].id == CL_ATTN_Q_B) {
             cl_tensor_name(&a->tensors[i], m->layer_begin, name, sizeof name);
-            hp->qkv_bias |= cl_gguf_find_tensor(m->gguf, name) != NULL;
+            hp->qkv_bias |= find_tensor(m, name) != NULL;
         }
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
     if (!m->layers) return cl_err(CLLAMA_E_NOMEM, "out of memory");
@@ -200,7 +207,7 @@ static int load_tensors(cllama_model *m) {
         for (int l = per_layer ? m->layer_begin : 0; l < (per_layer ? m->layer_end : 1); l++) {
             cl_tensor_name(t, l, name, sizeof name);
             cl_tensor *dst = per_layer ? &m->layers[l].w[t->id] : &m->g[t->id];
-            int want = t->presence == CL_P_FILE ? cl_gguf_find_tensor(m->gguf, name) != NULL : cl_arch_present(t, hp);
+            int want = t->presence == CL_P_FILE ? find_tensor(m, name) != NULL : cl_arch_present(t, hp);
             if (!want) continue;
             rc = (t->flags & CL_T_VECTOR) ? get_vector(m, name, ne0, dst) : get_tensor(m, name, ne0, ne1, 1, dst);
             if (rc) return rc;
@@ -230,19 +237,27 @@ void cllama_model_free(cllama_model *m) {
     cl_vocab_free(m->vocab);
     cl_repack_free(m);
     cl_gguf_close(m->gguf);
+    for (int i = 0; i < m->n_parts; i++) cl_gguf_close(m->parts[i]);
+    free(m->parts);
     free(m);
 }
 
-/* Everything after the file is open: metadata, vocabulary, weights. Takes `g`. */
-static int load_from_gguf(cl_gguf *g, const cllama_model_params *params, double t0, cllama_model **out) {
+/* Everything after the file is open: metadata, vocabulary, weights. Takes `g` and the
+ * n_parts other parts of a split model (parts, malloc'd, may be NULL). */
+static int load_from_gguf(cl_gguf *g, cl_gguf **parts, int n_parts, const cllama_model_params *params, double t0,
+                          cllama_model **out) {
     cllama_model_params def = cllama_model_default_params();
     if (!params) params = &def;
     cllama_model *m = calloc(1, sizeof *m);
     if (!m) {
         cl_gguf_close(g);
+        for (int i = 0; i < n_parts; i++) cl_gguf_close(parts[i]);
+        free(parts);
         return cl_err(CLLAMA_E_NOMEM, "out of memory");
     }
     m->gguf = g;
+    m->parts = parts;
+    m->n_parts = n_parts;
     m->vocab_only = params->vocab_only;
     int rc;
     cl_str s;
@@ -305,14 +320,75 @@ fail:
     return rc;
 }
 
+/* The other parts of a split model whose first part `g` is at `path`
+ * (NAME-00001-of-0000K.gguf, as llama.cpp's gguf-split writes them: split.no,
+ * split.count and split.tensors.count in every part). *parts NULL for a whole file. */
+static int open_parts(const char *path, const cl_gguf *g, cl_gguf ***parts, int *n_parts) {
+    *parts = NULL;
+    *n_parts = 0;
+    int64_t count = 1, no = 0, total = -1;
+    int rc;
+    if ((rc = cl_gguf_get_i64(g, "split.count", &count)) < 0 || (rc = cl_gguf_get_i64(g, "split.no", &no)) < 0 ||
+        (rc = cl_gguf_get_i64(g, "split.tensors.count", &total)) < 0)
+        return cl_err(CLLAMA_E_FORMAT, "split.* metadata of the wrong type");
+    rc = 0;
+    if (count <= 1) return 0;
+    if (count > CL_MAX_PARTS || no != 0)
+        return cl_err(CLLAMA_E_FORMAT, "part %lld of %lld of a split model: load the first, NAME-00001-of-%05lld.gguf",
+                      (long long)no + 1, (long long)count, (long long)count);
+    char suffix[32];
+    snprintf(suffix, sizeof suffix, "-00001-of-%05lld.gguf", (long long)count);
+    size_t len = strlen(path), sl = strlen(suffix);
+    if (len < sl || strcmp(path + len - sl, suffix))
+        return cl_err(CLLAMA_E_FORMAT, "the first of %lld parts of a split model, but not named NAME%s: the other "
+                      "parts cannot be found", (long long)count, suffix);
+    cl_gguf **p = calloc((size_t)count - 1, sizeof *p);
+    char *name = malloc(len + 1);
+    if (!p || !name) {
+        free(p);
+        free(name);
+        return cl_err(CLLAMA_E_NOMEM, "out of memory");
+    }
+    uint64_t tensors = cl_gguf_n_tensors(g);
+    for (int i = 1; i < count && !rc; i++) {
+        snprintf(name, len + 1, "%.*s-%05d-of-%05lld.gguf", (int)(len - sl), path, i + 1, (long long)count);
+        int64_t pno = -1, pcount = -1;
+        if ((rc = cl_gguf_open(name, &p[i - 1]))) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", cllama_last_error());
+            rc = cl_err(rc, "part %d of %lld: %s", i + 1, (long long)count, msg);
+        } else if (cl_gguf_get_i64(p[i - 1], "split.no", &pno) != 1 || cl_gguf_get_i64(p[i - 1], "split.count", &pcount) != 1 ||
+                   pno != i || pcount != count) {
+            rc = cl_err(CLLAMA_E_FORMAT, "%s is not part %d of %lld of this model (its split.no %lld, split.count %lld)",
+                        name, i + 1, (long long)count, (long long)pno + 1, (long long)pcount);
+        } else {
+            tensors += cl_gguf_n_tensors(p[i - 1]);
+        }
+    }
+    if (!rc && total >= 0 && (uint64_t)total != tensors)
+        rc = cl_err(CLLAMA_E_FORMAT, "the %lld parts hold %llu tensors; split.tensors.count says %lld", (long long)count,
+                    (unsigned long long)tensors, (long long)total);
+    free(name);
+    if (rc) {
+        for (int i = 0; i < count - 1; i++) cl_gguf_close(p[i]);
+        free(p);
+        return rc;
+    }
+    *parts = p;
+    *n_parts = (int)count - 1;
+    return 0;
+}
+
 int cllama_model_load(const char *path, const cllama_model_params *params, cllama_model **out) {
     *out = NULL;
     if (!path) return cl_err(CLLAMA_E_INVALID, "no model path given");
     double t0 = now_ms();
-    cl_gguf *g;
+    cl_gguf *g, **parts = NULL;
+    int n_parts = 0;
     int rc = cl_gguf_open(path, &g);
     if (rc) return rc;
-    rc = load_from_gguf(g, params, t0, out);
+    if ((rc = open_parts(path, g, &parts, &n_parts))) cl_gguf_close(g);
+    else rc = load_from_gguf(g, parts, n_parts, params, t0, out);
     if (rc) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", cllama_last_error());
@@ -327,7 +403,7 @@ int cllama_model_load_buffer(const void *buf, size_t size, const cllama_model_pa
     double t0 = now_ms();
     cl_gguf *g;
     int rc = cl_gguf_open_memory(buf, size, &g);
-    return rc ? rc : load_from_gguf(g, params, t0, out);
+    return rc ? rc : load_from_gguf(g, NULL, 0, params, t0, out);
 }
 
 int cllama_model_n_vocab(const cllama_model *m) { return m->hp.n_vocab; }
@@ -392,6 +468,7 @@ void cllama_model_describe(const cllama_model *m, cllama_model_desc *d) {
     d->n_params = m->n_params;
     d->weight_bytes = m->weight_bytes;
     d->file_bytes = cl_gguf_file_size(m->gguf);
+    for (int i = 0; i < m->n_parts; i++) d->file_bytes += cl_gguf_file_size(m->parts[i]);
     d->repacked_bytes = m->packed_bytes;
     d->kernels = m->kern->isa;
     d->layer_begin = m->layer_begin;
@@ -470,15 +547,19 @@ void cllama_model_print_info(const cllama_model *m, void *fp) {
     FILE *f = fp;
     const cl_hparams *hp = &m->hp;
     char sz[32];
-    fmt_bytes(sz, sizeof sz, (double)cl_gguf_file_size(m->gguf));
+    cllama_model_desc d;
+    cllama_model_describe(m, &d);
+    uint64_t n_tensors = cl_gguf_n_tensors(m->gguf);
+    for (int i = 0; i < m->n_parts; i++) n_tensors += cl_gguf_n_tensors(m->parts[i]);
+    fmt_bytes(sz, sizeof sz, (double)d.file_bytes);
     fprintf(f, "name:            %s\n", m->name[0] ? m->name : "(none)");
     fprintf(f, "architecture:    %s\n", m->arch_name);
     fprintf(f, "gguf version:    %u, alignment %llu, %llu metadata keys, %llu tensors\n",
             cl_gguf_version(m->gguf), (unsigned long long)cl_gguf_alignment(m->gguf),
-            (unsigned long long)cl_gguf_n_kv(m->gguf), (unsigned long long)cl_gguf_n_tensors(m->gguf));
-    fprintf(f, "file size:       %s (%llu bytes)\n", sz, (unsigned long long)cl_gguf_file_size(m->gguf));
-    cllama_model_desc d;
-    cllama_model_describe(m, &d);
+            (unsigned long long)cl_gguf_n_kv(m->gguf), (unsigned long long)n_tensors);
+    fprintf(f, "file size:       %s (%llu bytes%s)\n", sz, (unsigned long long)d.file_bytes,
+            m->n_parts ? ", all parts" : "");
+    if (m->n_parts) fprintf(f, "parts:           %d files\n", m->n_parts + 1);
     uint32_t ft;
     fprintf(f, "file type:       %s (%s)\n", d.file_type,
             cl_gguf_get_u32(m->gguf, "general.file_type", &ft) == 1 ? "general.file_type" : "from the tensor types");
@@ -519,8 +600,9 @@ void cllama_model_print_info(const cllama_model *m, void *fp) {
         fprintf(f, "kernels:         %s (weights used in place from the mapping)\n", m->kern->isa);
     }
     fprintf(f, "\n%-32s %-6s %-24s %12s\n", "tensor", "type", "shape", "bytes");
-    for (uint64_t i = 0; i < cl_gguf_n_tensors(m->gguf); i++) {
-        const cl_gguf_tensor *t = cl_gguf_tensor_at(m->gguf, i);
+    for (int part = 0; part <= m->n_parts; part++)
+    for (uint64_t i = 0; i < cl_gguf_n_tensors(part ? m->parts[part - 1] : m->gguf); i++) {
+        const cl_gguf_tensor *t = cl_gguf_tensor_at(part ? m->parts[part - 1] : m->gguf, i);
         char shape[64];
         int k = snprintf(shape, sizeof shape, "[%lld", (long long)t->ne[0]);
         for (int d = 1; d < t->n_dims && k < (int)sizeof shape; d++)

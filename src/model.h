@@ -32,8 +32,12 @@ typedef struct {
     cl_tensor w[CL_N_TENSOR_IDS];
 } cl_layer;
 
+#define CL_MAX_PARTS 256 /* files of a split model (NAME-00001-of-0000K.gguf) */
+
 struct cllama_model {
-    cl_gguf *gguf;
+    cl_gguf *gguf;              /* the file, or the first part of a split model: metadata */
+    cl_gguf **parts;            /* [n_parts] the other parts (tensors only), NULL if none */
+    int n_parts;
     cl_vocab *vocab;
     const cl_arch *arch;
     char arch_name[32];

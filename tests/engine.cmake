@@ -58,3 +58,12 @@ foreach(model stories260K-f32 tiny-llama2-s1-q4_k_m tiny-llama3-s1-q4_k_m)
   add_test(NAME pipe_${model} COMMAND test_pipe ${TESTDATA}/models/${model}.gguf ${TESTDATA}/golden/${model}.json)
   set_tests_properties(pipe_${model} PROPERTIES SKIP_RETURN_CODE 77)
 endforeach()
+
+# Models split in parts (NAME-00001-of-0000K.gguf), written by the gguf package; also
+# under mpirun when the build has MPI.
+if(CLLAMA_WITH_MPI AND MPIEXEC_EXECUTABLE)
+  set(SPLIT_MPIRUN ${MPIEXEC_EXECUTABLE})
+endif()
+add_test(NAME split_parts COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/test_split.py ${CLLAMA_BIN}
+         ${TESTDATA} ${CMAKE_CURRENT_BINARY_DIR}/split ${SPLIT_MPIRUN})
+set_tests_properties(split_parts PROPERTIES SKIP_RETURN_CODE 77)

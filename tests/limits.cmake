@@ -21,3 +21,6 @@ set_tests_properties(limits_svg PROPERTIES SKIP_RETURN_CODE 77)
 # Unwritable output paths of logits, synth and limits --svg: one line with the reason.
 add_test(NAME limits_errors COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/test_limits_errors.py
          ${CLLAMA_BIN} ${CMAKE_CURRENT_BINARY_DIR}/limits_errors)
+
+# --nodes / --link: a model pipelined over N devices (the cost model of mpirun -np N).
+add_test(NAME limits_nodes COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/test_limits_nodes.py ${CLLAMA_BIN})

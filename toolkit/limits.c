@@ -148,3 +148,66 @@ void cllama_cost_model(const cllama_hparams *hp, uint64_t n_params, uint64_t wei
     cp.n_threads = 1;
     out->mem_needed = (double)weight_bytes + (double)cllama_context_bytes(hp, &cp);
 }
+
+/* ---- pipelines ---- */
+
+/* Line rates; latencies typical of one MPI message over the link (TCP over Ethernet
+ * and Thunderbolt networking; verbs over InfiniBand). Assumptions, not measurements:
+ * "GBPS,LATENCY_US" gives a measured link instead. */
+static const cllama_link LINKS[] = {
+    {"1gbe", "1 Gb Ethernet", 0.125, 50},
+    {"10gbe", "10 Gb Ethernet", 1.25, 20},
+    {"100gbe", "100 Gb Ethernet", 12.5, 10},
+    {"tb4", "Thunderbolt 4 networking (about 20 Gb/s of IP)", 2.5, 30},
+    {"ib-hdr", "InfiniBand HDR (200 Gb/s)", 25, 1.5},
+};
+#define N_LINKS (int)(sizeof LINKS / sizeof *LINKS)
+
+const char *cllama_link_names(void) { return "1gbe 10gbe 100gbe tb4 ib-hdr (or GBPS,LATENCY_US)"; }
+
+int cllama_link_find(const char *spec, cllama_link *out) {
+    for (int i = 0; i < N_LINKS; i++)
+        if (!strcmp(LINKS[i].name, spec)) {
+            *out = LINKS[i];
+            return 0;
+        }
+    double gbs, lat;
+    char tail;
+    if (sscanf(spec, "%lf,%lf%c", &gbs, &lat, &tail) == 2 && gbs > 0 && gbs < 1e6 && lat >= 0 && lat < 1e7) {
+        memset(out, 0, sizeof *out);
+        snprintf(out->name, sizeof out->name, "custom");
+        snprintf(out->label, sizeof out->label, "%g GB/s, %g us", gbs, lat);
+        out->gbs = gbs;
+        out->latency_us = lat;
+        return 0;
+    }
+    return cl_err(CLLAMA_E_INVALID, "unknown link '%s' (known: %s)", spec, cllama_link_names());
+}
+
+void cllama_pipeline_predict(const cllama_cost *c, const cllama_hparams *hp, uint64_t n_params, uint64_t weight_bytes,
+                             double bw_gbs, double peak_flops, int nodes, const cllama_link *l, int n_prompt,
+                             int n_ubatch, cllama_pipeline_pred *out) {
+    memset(out, 0, sizeof *out);
+    int N = nodes < 1 ? 1 : nodes;
+    out->nodes = N;
+    double bytes_per_param = n_params ? (double)weight_bytes / (double)n_params : 0;
+    double end_part = (double)hp->n_vocab * hp->n_embd * bytes_per_param; /* embedding or head */
+    double layers = (double)weight_bytes - (hp->tied_output ? 1 : 2) * end_part;
+    out->mem_per_node = N == 1 ? c->mem_needed
+                               : (layers + c->kv_bytes) / N + end_part + (c->mem_needed - weight_bytes - c->kv_bytes);
+    double lat = l ? l->latency_us * 1e-6 : 0, Bps = l ? l->gbs * 1e9 : 1e300;
+    out->hop_s = lat + hp->n_embd * 4.0 / Bps;
+    out->back_s = lat + hp->n_vocab * 4.0 / Bps;
+    double t_compute = c->bytes_per_token / (bw_gbs * 1e9);
+    double t_link = N > 1 ? (N - 1) * out->hop_s + out->back_s : 0;
+    out->tg = 1.0 / (t_compute + t_link);
+    out->link_share = t_link / (t_compute + t_link);
+    if (peak_flops > 0 && n_prompt > 0) {
+        int U = n_ubatch > 0 ? n_ubatch : 512, M = (n_prompt + U - 1) / U;
+        double stage = (double)U * c->flops_per_token / N / peak_flops;
+        double hop = N > 1 ? lat + (double)U * hp->n_embd * 4.0 / Bps : 0;
+        double t = N == 1 ? n_prompt * c->flops_per_token / peak_flops
+                          : (M + N - 1) * (stage > hop ? stage : hop) + out->back_s;
+        out->pp = n_prompt / t;
+    }
+}

@@ -35,6 +35,7 @@ typedef struct {
     uint64_t mem_needed;
     uint64_t mem_avail;
     char reason[192];    /* why a row has no figures */
+    int ranks;           /* MPI ranks the model's layers are split across (1: one process) */
     int n_samples;
     double samples_ns[BENCH_MAX_SAMPLES]; /* wall time of each repetition (the depth fill not included) */
     double avg_ts, stddev_ts;             /* tokens/s over the samples */

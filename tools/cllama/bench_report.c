@@ -53,7 +53,7 @@ typedef enum {
     N_LLAMA_BENCH_FIELDS,
     /* cllama's, after llama-bench's (and after samples_ns/samples_ts in JSON) */
     MODEL_NAME = N_LLAMA_BENCH_FIELDS, QUANT, SYNTHETIC, SHAPE, KERNELS, MEM_NEEDED, MEM_AVAILABLE, FITS, REASON,
-    N_FIELDS
+    RANKS, N_FIELDS
 } field_id;
 
 static const struct {
@@ -72,6 +72,7 @@ static const struct {
     {"avg_ns", F_INT}, {"stddev_ns", F_INT}, {"avg_ts", F_FLOAT}, {"stddev_ts", F_FLOAT},
     {"model_name", F_STR}, {"quant", F_STR}, {"synthetic", F_BOOL}, {"shape", F_STR}, {"kernels", F_STR},
     {"mem_needed", F_INT}, {"mem_available", F_INT}, {"fits", F_BOOL}, {"reason", F_STR},
+    {"ranks", F_INT},
 };
 
 /* The value of field `id` of row r as text (booleans "0"/"1", as llama-bench keeps
@@ -120,6 +121,7 @@ static void field_value(const bench_row *r, field_id id, char *b, size_t n) {
     case MEM_AVAILABLE: u = r->mem_avail, is_s = 0; break;
     case FITS: u = (unsigned)r->fits, is_s = 0; break;
     case REASON: s = r->reason; break;
+    case RANKS: u = (unsigned)(r->ranks > 1 ? r->ranks : 1), is_s = 0; break;
     default: /* poll, n_gpu_layers, n_cpu_moe, main_gpu, flash_attn (off), the flags */
         is_s = 0;
         break;
@@ -269,7 +271,9 @@ void bench_print_md(FILE *f, const bench_row *rows, int n) {
         size_str(size, sizeof size, r->size);
         params_str(params, sizeof params, r->params);
         bench_test_name(r, test, sizeof test);
-        fprintf(f, "| %-30s | %10s | %10s | %-10s | %7d |", model, size, params, "CPU", r->threads);
+        char backend[16] = "CPU"; /* the layers split across MPI ranks: "MPI x2" */
+        if (r->ranks > 1) snprintf(backend, sizeof backend, "MPI x%d", r->ranks);
+        fprintf(f, "| %-30s | %10s | %10s | %-10s | %7d |", model, size, params, backend, r->threads);
         if (show_b) fprintf(f, " %7d |", r->n_batch);
         if (show_ub) fprintf(f, " %8d |", r->n_ubatch);
         if (r->fits) {

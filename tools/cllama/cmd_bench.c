@@ -14,6 +14,7 @@
 #include "cllama.h"
 #include "cllama_toolkit.h"
 #include "commands.h"
+#include "dist.h"
 
 static const char *HELP =
     "usage: cllama bench [options]\n"
@@ -302,6 +303,11 @@ int cmd_bench(int argc, char **argv) {
             return usage_error(cmd, "%s", cllama_last_error());
     }
     int defaults = n_specs == 0;
+    /* Across ranks each loads its layers of a file; a synthetic model would be built
+     * whole on every rank. One model per run: the ranks load it once. */
+    if (dist_size() > 1 && (defaults || n_specs != 1 || specs[0].is_shape))
+        return usage_error(cmd, "under mpirun bench measures one model file (-m FILE; write a shape with 'cllama "
+                           "synth --shape NAME:QUANT -o FILE')");
     if (defaults) {
         add_specs(cmd, "llama2-7b:Q8_0,llama2-7b:Q4_0,llama3-8b:Q4_K_M,llama3-70b:Q4_K_M", 1, specs, &n_specs);
         if (!n_pp && !n_tg && !n_pgv) pp[n_pp++] = 64, tg[n_tg++] = 16;
@@ -379,11 +385,16 @@ int cmd_bench(int argc, char **argv) {
         est.n_threads = max_th;
         est.n_batch = max_ub;
         base.mem_needed = bm->weights + cllama_context_bytes(&bm->hp, &est);
+        /* across ranks each holds about its share of the layers (and of the KV cache);
+         * --mem-limit is per rank */
+        base.ranks = dist_size();
+        if (base.ranks > 1) base.mem_needed = (base.mem_needed + (uint64_t)base.ranks - 1) / (uint64_t)base.ranks;
         base.mem_avail = mem_limit ? mem_limit : mem_available();
         base.fits = base.mem_needed <= base.mem_avail;
         if (!base.fits)
-            snprintf(base.reason, sizeof base.reason, "needs %.1f GiB, %.1f GiB %s", base.mem_needed / 1073741824.0,
-                     base.mem_avail / 1073741824.0, mem_limit ? "allowed by --mem-limit" : "available");
+            snprintf(base.reason, sizeof base.reason, "needs %.1f GiB%s, %.1f GiB %s", base.mem_needed / 1073741824.0,
+                     base.ranks > 1 ? " per rank" : "", base.mem_avail / 1073741824.0,
+                     mem_limit ? "allowed by --mem-limit" : "available");
         /* A synthetic model is built in memory and its matrices are then interleaved into
          * a second copy (a file's pages would be dropped by the kernel instead): up to
          * twice the weights (measured: 13.9 GB peak RSS for Llama 2 7B Q8_0, 6.7 GiB of

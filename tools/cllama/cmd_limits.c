@@ -18,6 +18,7 @@
 static const char *HELP =
     "usage: cllama limits [-m MODEL | --shape NAME:QUANT ...] [--device NAME ...] [--ctx N] [--depth N]\n"
     "                     [--from-bench FILE.json] [-o md|json] [--svg FILE] [--list-devices]\n"
+    "                     [--nodes N [--link NAME|GBPS,LATENCY_US]]\n"
     "Predicts, per model and device: whether it fits in memory, the generation (tg)\n"
     "ceiling = bandwidth / bytes per token, the prompt-processing (pp) ceiling = peak\n"
     "FLOP/s / FLOPs per token, the binding limit, and efficiency = measured / ceiling\n"
@@ -30,6 +31,10 @@ static const char *HELP =
     "               counts for a -m FILE naming the same file (model_filename) or for a --shape\n"
     "               of the same shape and quantization, at n_depth = --depth; its first pp-only\n"
     "               and tg-only tests become the measured figures of device 'host'\n"
+    "  --nodes N    the model pipelined over N devices of each kind (mpirun -np N): memory per\n"
+    "               device, tg (the stages' reads plus a hop per stage and the logits back) and\n"
+    "               pp (micro-batches flowing through the stages) beside one device\n"
+    "  --link L     what joins them: 1gbe, 10gbe (default), 100gbe, tb4, ib-hdr, or GBPS,LATENCY_US\n"
     "With no arguments: Llama 2 7B Q8_0 and Q4_0, Llama 3 8B Q4_K_M and Llama 3 70B Q4_K_M on\n"
     "Apple M1 (7-core GPU) beside the reported figures, then on this host, M1 Pro and M1 Max.\n";
 
@@ -728,10 +733,75 @@ static int write_roofline(FILE *f, const lrow *rows, int n) {
     return 0;
 }
 
+/* --nodes: each row's model on `nodes` devices of its kind over `link`, beside one. */
+static void print_nodes(const lrow *rows, int n, int nodes, const cllama_link *link, int n_ctx, int json) {
+    cJSON *arr = json ? cJSON_CreateArray() : NULL;
+    if (!json) {
+        printf("Pipeline over %d devices each, %s (%g GB/s, %g us a hop); context %d; pp: a prompt of %d tokens "
+               "in micro-batches of 512\n\n", nodes, link->label, link->gbs, link->latency_us, n_ctx, n_ctx);
+        printf("| model | device | memory per device | fits | tg t/s, 1 device | tg t/s, %d | link share of tg | "
+               "hop (us) | pp t/s, 1 device | pp t/s, %d |\n|---|---|--:|---|--:|--:|--:|--:|--:|--:|\n", nodes, nodes);
+    }
+    for (int i = 0; i < n; i++) {
+        const lrow *r = &rows[i];
+        cllama_pipeline_pred pr;
+        double peak = peak_tflops(r->d, r->m->quant) * 1e12;
+        cllama_pipeline_predict(&r->cost, &r->m->hp, r->m->params, r->m->bytes, r->d->bw_gbs, peak, nodes, link,
+                                n_ctx, 512, &pr);
+        /* the smallest memory size a device of the kind offers that holds its share */
+        double gb = 0, usable = 0;
+        for (int k = 0; k < r->d->n_mem; k++) {
+            double u = cllama_device_usable_bytes(r->d, r->d->mem_gb[k]);
+            if (!gb || (u >= pr.mem_per_node && (usable < pr.mem_per_node || u < usable)) ||
+                (usable < pr.mem_per_node && u > usable))
+                gb = r->d->mem_gb[k], usable = u;
+        }
+        int fits = usable >= pr.mem_per_node;
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "model", r->m->label);
+            cJSON_AddStringToObject(o, "quant", r->m->quant);
+            cJSON_AddStringToObject(o, "device", r->d->name);
+            cJSON_AddNumberToObject(o, "nodes", nodes);
+            cJSON_AddNumberToObject(o, "n_prompt", n_ctx);
+            cJSON_AddStringToObject(o, "link", link->name);
+            cJSON_AddNumberToObject(o, "link_gbs", link->gbs);
+            cJSON_AddNumberToObject(o, "link_latency_us", link->latency_us);
+            cJSON_AddNumberToObject(o, "mem_per_node_bytes", pr.mem_per_node);
+            cJSON_AddNumberToObject(o, "mem_gb", gb);
+            cJSON_AddBoolToObject(o, "fits", fits);
+            cJSON_AddBoolToObject(o, "fits_one", r->fits);
+            cJSON_AddNumberToObject(o, "tg_one", r->tg_ceil);
+            cJSON_AddNumberToObject(o, "tg", pr.tg);
+            cJSON_AddNumberToObject(o, "link_share", pr.link_share);
+            cJSON_AddNumberToObject(o, "hop_us", pr.hop_s * 1e6);
+            cJSON_AddNumberToObject(o, "pp_one", r->pp_ceil);
+            cJSON_AddNumberToObject(o, "pp", pr.pp);
+            cJSON_AddItemToArray(arr, o);
+            continue;
+        }
+        char tg1[32], pp1[32];
+        fmt_ts(tg1, sizeof tg1, r->tg_ceil);
+        fmt_ts(pp1, sizeof pp1, r->pp_ceil);
+        printf("| %s %s | %s | %.1f GB of %g GB | %s | %s%s | %.2f | %.1f %% | %.0f | %s%s | %.1f |\n", r->m->label,
+               r->m->quant,
+               r->d->label, pr.mem_per_node / 1e9, gb, fits ? "yes" : "**no**", tg1, r->fits ? "" : " (does not fit)",
+               fits ? pr.tg : 0.0, 100 * pr.link_share, pr.hop_s * 1e6, pp1, r->fits ? "" : " (does not fit)",
+               fits ? pr.pp : 0.0);
+    }
+    if (json) {
+        char *t = cJSON_Print(arr);
+        puts(t);
+        free(t);
+        cJSON_Delete(arr);
+    }
+}
+
 int cmd_limits(int argc, char **argv) {
     const char *cmd = "limits", *v, *fmt = "md", *svg = NULL, *bench_path = NULL;
     const char *mspec[MAX_N], *dspec[MAX_N];
-    int m_is_shape[MAX_N], n_m = 0, n_d = 0, n_ctx = 4096, depth = 0;
+    int m_is_shape[MAX_N], n_m = 0, n_d = 0, n_ctx = 4096, depth = 0, nodes = 0;
+    const char *link_spec = "10gbe";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -768,6 +838,9 @@ int cmd_limits(int argc, char **argv) {
             fmt = v;
         } else if (!strcmp(a, "--svg")) svg = v;
         else if (!strcmp(a, "--from-bench")) bench_path = v;
+        else if (!strcmp(a, "--nodes")) {
+            if (arg_int(cmd, a, v, 1, 4096, &nodes)) return EXIT_USAGE;
+        } else if (!strcmp(a, "--link")) link_spec = v;
         else return usage_error(cmd, "unknown option '%s'", a);
     }
     static const char *def_models[] = {"llama2-7b:Q8_0", "llama2-7b:Q4_0", "llama3-8b:Q4_K_M", "llama3-70b:Q4_K_M"};
@@ -776,6 +849,9 @@ int cmd_limits(int argc, char **argv) {
         for (int i = 0; i < 4; i++) mspec[n_m] = def_models[i], m_is_shape[n_m++] = 1;
     if (!n_d)
         for (int i = 0; i < 4; i++) dspec[n_d++] = def_devices[i];
+    cllama_link link;
+    if (cllama_link_find(link_spec, &link)) return usage_error(cmd, "--link: %s", cllama_last_error());
+    if (nodes && svg) return usage_error(cmd, "--svg draws one device per point: not with --nodes");
     int have_host = 0;
     for (int i = 0; i < n_d; i++) {
         have_host |= !strcmp(dspec[i], "host");
@@ -837,7 +913,8 @@ int cmd_limits(int argc, char **argv) {
             rows[n].d = &devs[d];
             compute_row(&rows[n++], n_ctx, depth);
         }
-    if (!strcmp(fmt, "json")) print_json(rows, n, n_ctx, depth);
+    if (nodes) print_nodes(rows, n, nodes, &link, n_ctx, !strcmp(fmt, "json"));
+    else if (!strcmp(fmt, "json")) print_json(rows, n, n_ctx, depth);
     else print_md(rows, n, n_ctx, depth);
     if (svgf && write_roofline(svgf, rows, n)) return runtime_error(cmd, "cannot write %s: %s", svg, strerror(errno));
     return 0;
