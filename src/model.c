@@ -333,7 +333,9 @@ static int open_parts(const char *path, const cl_gguf *g, cl_gguf ***parts, int 
         return cl_err(CLLAMA_E_FORMAT, "split.* metadata of the wrong type");
     rc = 0;
     if (count <= 1) return 0;
-    if (count > CL_MAX_PARTS || no != 0)
+    if (count > CL_MAX_PARTS)
+        return cl_err(CLLAMA_E_FORMAT, "split.count %lld: at most %d parts", (long long)count, CL_MAX_PARTS);
+    if (no != 0)
         return cl_err(CLLAMA_E_FORMAT, "part %lld of %lld of a split model: load the first, NAME-00001-of-%05lld.gguf",
                       (long long)no + 1, (long long)count, (long long)count);
     char suffix[32];

@@ -141,6 +141,7 @@ static void drop(served *s) {
  * micro-batch, sent to stage 0 with the status. */
 static int serve_ub(cllama_model *model, const cllama_pipe *p, served *s, msg_t *m, void **buf, size_t *cap) {
     int last_stage = p->stage == p->n_stages - 1, B = m->n, rc;
+    if (B < 0 || B > (1 << 20)) return cl_err(CLLAMA_E_FORMAT, "pipeline: a micro-batch of %d tokens", B);
     size_t E = (size_t)model->hp.n_embd, need = (size_t)B * (12 + E * sizeof(float));
     if (need > *cap) {
         void *nb = realloc(*buf, need);

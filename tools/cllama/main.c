@@ -33,6 +33,8 @@ static void usage(FILE *f) {
     fprintf(f, "usage: cllama COMMAND [options]   (cllama COMMAND -h for its options; cllama --version)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\nmpirun -np N cllama run|chat|serve|logits|bench|perplexity ... [--layer-split A,B,...]: one model\n"
+               "across N ranks, each holding a range of its layers (a build with MPI; see the README).\n");
 }
 
 /* The command line of rank 0 (or of the only process); its exit code. */
