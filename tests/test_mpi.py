@@ -6,7 +6,8 @@ usage: test_mpi.py CLLAMA MPIRUN TESTDATA OUTDIR
  - logits of a prompt under -np 2 and -np 3 (stories260K: 5 layers; the tiny Llama 2
    and Llama 3 models: 2 layers, -np 2), and with --layer-split, are the single
    process's, bit for bit (same kernels, same order of operations);
- - greedy generation of 64 tokens prints the same text;
+ - greedy generation of 64 tokens prints the same text; the server (--parallel 2) answers
+   two requests at once as the single process does;
  - faults end the job within 10 s, exit non-zero, with a one-line message on rank 0:
    one rank pointed at a missing file; one rank given another model file (refused at
    start); one rank killed with SIGKILL during generation; --layer-split that does not
@@ -72,6 +73,53 @@ if os.path.exists(model):
     b, _ = run(MPI + ["-np", "2", *gen])
     check(a.returncode == 0 and b.returncode == 0 and a.stdout == b.stdout and len(a.stdout) > 20,
           f"greedy generation of 64 tokens: the same text under -np 2 ({len(a.stdout)} bytes)")
+
+    # --- the server across ranks: two requests at once, the single process's answers ------
+    import json, socket, urllib.request
+
+    def free_port():
+        with socket.socket() as so:
+            so.bind(("127.0.0.1", 0))
+            return so.getsockname()[1]
+
+    def serve_answers(prefix):
+        port = free_port()
+        srv = subprocess.Popen(prefix + [cllama, "serve", "-m", model, "--host", "127.0.0.1", "--port", str(port),
+                                         "--parallel", "2", "-t", "1"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
+        body = json.dumps({"prompt": "Once upon a time", "max_tokens": 24, "temperature": 0}).encode()
+        answers = []
+        try:
+            for _ in range(150):  # up to 30 s until /health says the model is loaded (on every rank)
+                try:
+                    if urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).status == 200:
+                        break
+                except Exception:
+                    pass
+                time.sleep(0.2)
+            import concurrent.futures as cf
+
+            def ask(_):
+                req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/completions", data=body,
+                                             headers={"Content-Type": "application/json"})
+                return json.load(urllib.request.urlopen(req, timeout=60))["choices"][0]["text"]
+            with cf.ThreadPoolExecutor(2) as ex:
+                answers = list(ex.map(ask, range(2)))
+        except Exception as e:  # reported by the check below
+            answers = [f"error: {e}"]
+        finally:
+            srv.send_signal(signal.SIGINT)
+            try:
+                srv.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                srv.kill()
+                srv.wait()
+        return answers
+
+    one = serve_answers([])
+    two = serve_answers(MPI + ["-np", "2"])
+    check(len(one) == 2 and one == two and one[0] == one[1] and len(one[0]) > 10,
+          f"serve --parallel 2 under -np 2: two requests at once answered as by one process ({two})")
 
     # --- faults ---------------------------------------------------------------------------
     def fault(what, args, says, limit=10):
