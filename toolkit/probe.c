@@ -129,19 +129,30 @@ static double bw_passes(cl_pool *pool, bw_job *j, int reps) {
     return best;
 }
 
-double cllama_probe_read_bw(int n_threads, uint64_t bytes, int reps) {
+/* The buffer and the pool of a bandwidth probe; 0, or -1 with nothing left allocated. */
+static int bw_setup(int n_threads, uint64_t bytes, bw_job *j, cl_pool **pool) {
     uint64_t n;
     uint64_t *buf = bw_buffer(bytes, &n);
     if (!buf) return -1;
-    cl_pool *pool;
-    if (cl_pool_init(n_threads, &pool)) {
+    if (cl_pool_init(n_threads, pool)) {
         munmap(buf, n * 8);
         return -1;
     }
-    bw_job j = {buf, n, 0};
-    double best = bw_passes(pool, &j, reps);
+    *j = (bw_job){buf, n, 0};
+    return 0;
+}
+
+static void bw_teardown(bw_job *j, cl_pool *pool) {
     cl_pool_free(pool);
-    munmap(buf, n * 8);
+    munmap((void *)j->buf, j->n * 8); /* the mapping bw_buffer made */
+}
+
+double cllama_probe_read_bw(int n_threads, uint64_t bytes, int reps) {
+    bw_job j;
+    cl_pool *pool;
+    if (bw_setup(n_threads, bytes, &j, &pool)) return -1;
+    double best = bw_passes(pool, &j, reps);
+    bw_teardown(&j, pool);
     return j.sink == 1 ? best + 1e-9 : best; /* keeps the sums live */
 }
 
@@ -274,15 +285,9 @@ double cllama_probe_flops(int n_threads) { return probe_ops(n_threads, 0); }
 int cllama_probe_peaks_best(int n_threads, uint64_t bytes, int rounds, cllama_probe_peaks *out) {
     memset(out, 0, sizeof *out);
     if (n_threads < 1 || n_threads > 1024 || rounds < 1) return -1;
-    uint64_t n;
-    uint64_t *buf = bw_buffer(bytes, &n);
-    if (!buf) return -1;
+    bw_job j;
     cl_pool *pool;
-    if (cl_pool_init(n_threads, &pool)) {
-        munmap(buf, n * 8);
-        return -1;
-    }
-    bw_job j = {buf, n, 0};
+    if (bw_setup(n_threads, bytes, &j, &pool)) return -1;
     /* Rounds interleave the three probes, so a burst of other work on the host lowers
      * one round's readings of each rather than all readings of one; two bandwidth
      * passes a round, as the first after the compute probes may find the cores at a
@@ -294,8 +299,7 @@ int cllama_probe_peaks_best(int n_threads, uint64_t bytes, int rounds, cllama_pr
         out->int8_gops = i8 > out->int8_gops ? i8 : out->int8_gops;
     }
     out->rounds = rounds;
-    cl_pool_free(pool);
-    munmap(buf, n * 8);
+    bw_teardown(&j, pool);
     if (j.sink == 1) out->read_gbs += 1e-9; /* keeps the sums live */
     return 0;
 }

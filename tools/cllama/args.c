@@ -218,3 +218,12 @@ cllama_context_params cli_context_params(void) {
     p.pipe = dist_pipe();
     return p;
 }
+
+int cli_quantize_type_known(const char *type, size_t len) {
+    for (const char *t = cllama_quantize_types(); *t;) {
+        size_t n = strcspn(t, " ");
+        if (n == len && len && !memcmp(t, type, len)) return 1;
+        t += n + (t[n] == ' ');
+    }
+    return 0;
+}

@@ -47,6 +47,9 @@ int cli_model_load(const char *cmd, const char *path, const cllama_model_params 
  * any (their contexts are made alike, with this one's n_ctx, n_seq_max and n_batch). */
 cllama_context_params cli_context_params(void);
 
+/* 1 if `type` is a file type the quantizer makes (cllama_quantize_types), by exact name. */
+int cli_quantize_type_known(const char *type, size_t len);
+
 /* Warns on stderr when `threads` exceeds the online CPUs (they would wait for each
  * other); returns 1 if it warned. */
 int cli_check_threads(const char *cmd, int threads);

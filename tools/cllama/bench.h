@@ -55,6 +55,12 @@ double bench_run_test(cllama_context *ctx, int n_vocab, int n_depth, int n_promp
 /* Empties ctx and fills sequence 0 with n_depth random tokens (not timed). 0 or -1. */
 int bench_fill_depth(cllama_context *ctx, int n_vocab, int n_depth, int n_batch, uint64_t *rng);
 
+/* One test as llama-bench times it, at r->n_depth (already filled) with r->n_prompt
+ * and r->n_gen: a warm-up (a batch of up to 32 prompt tokens, one generated token),
+ * then `reps` timed repetitions into r->samples_ns, and the mean and sd (bench_stats).
+ * 0, or -1 (cllama_last_error says why). */
+int bench_measure(cllama_context *ctx, int n_vocab, int n_batch, int reps, uint64_t *rng, bench_row *r);
+
 /* llama-bench's test name: "pp64", "tg16", "pp512+tg128", with " @ d512" at a depth. */
 void bench_test_name(const bench_row *r, char *buf, size_t n);
 /* Mean and sample standard deviation of tokens/s from samples_ns. */

@@ -57,3 +57,19 @@ int bench_fill_depth(cllama_context *ctx, int n_vocab, int n_depth, int n_batch,
     return rc;
 }
 
+
+/* See bench.h. */
+int bench_measure(cllama_context *ctx, int n_vocab, int n_batch, int reps, uint64_t *rng, bench_row *r) {
+    int rc = 0;
+    if (r->n_prompt)
+        rc = bench_run_test(ctx, n_vocab, r->n_depth, r->n_prompt < 32 ? r->n_prompt : 32, 0, n_batch, rng) < 0;
+    if (!rc && r->n_gen) rc = bench_run_test(ctx, n_vocab, r->n_depth, 0, 1, n_batch, rng) < 0;
+    for (int rep = 0; rep < reps && rep < BENCH_MAX_SAMPLES && !rc; rep++) {
+        double ns = bench_run_test(ctx, n_vocab, r->n_depth, r->n_prompt, r->n_gen, n_batch, rng);
+        if (ns < 0) rc = 1;
+        else r->samples_ns[r->n_samples++] = ns;
+    }
+    if (rc) return -1;
+    bench_stats(r);
+    return 0;
+}

@@ -459,23 +459,10 @@ int cmd_bench(int argc, char **argv) {
                                 fprintf(stderr, "bench: %s %s: N/A (%s)\n", r->model_type, tname, r->reason);
                                 continue;
                             }
-                            /* Warm-up as llama-bench does it: a short batch and one
-                             * generated token, at the depth. */
-                            int n_vocab = bm->hp.n_vocab;
-                            if (!rc && r->n_prompt)
-                                rc = bench_run_test(ctx, n_vocab, r->n_depth, r->n_prompt < 32 ? r->n_prompt : 32, 0, nb[bi],
-                                              &rng) < 0;
-                            if (!rc && r->n_gen) rc = bench_run_test(ctx, n_vocab, r->n_depth, 0, 1, nb[bi], &rng) < 0;
-                            for (int rep = 0; rep < reps && !rc; rep++) {
-                                double ns = bench_run_test(ctx, n_vocab, r->n_depth, r->n_prompt, r->n_gen, nb[bi], &rng);
-                                if (ns < 0) rc = -1;
-                                else r->samples_ns[r->n_samples++] = ns;
-                            }
-                            if (rc) {
+                            if (rc || bench_measure(ctx, bm->hp.n_vocab, nb[bi], reps, &rng, r)) {
                                 status = runtime_error(cmd, "%s %s: %s", r->model_type, tname, cllama_last_error());
                                 break;
                             }
-                            bench_stats(r);
                             fprintf(stderr, "bench: %s t=%d %s: %.2f t/s\n", r->model_type, r->threads, tname, r->avg_ts);
                         }
                     }

@@ -227,15 +227,14 @@ int cmd_perplexity(int argc, char **argv) {
     }
     cllama_model_params mp = cli_model_params();
     if (cli_model_load(cmd, model, &mp, &m)) goto done;
-    if (base) { /* ppl_run checks it too; here it comes before any output */
-        int b_vocab, b_chunks;
-        ppl_base_info(base, &b_vocab, NULL, &b_chunks);
-        if (b_vocab != cllama_model_n_vocab(m)) {
-            runtime_error(cmd, "%s holds log-probabilities over %d tokens but %s's vocabulary has %d: it was made with "
-                          "another vocabulary", base_path, b_vocab, model, cllama_model_n_vocab(m));
+    if (base) {
+        int b_chunks;
+        ppl_base_info(base, NULL, NULL, &b_chunks);
+        n_base_tokens = b_chunks * pp.n_ctx;
+        if (ppl_base_check_vocab(base, m)) {
+            runtime_error(cmd, "%s: %s", base_path, ppl_last_error());
             goto done;
         }
-        n_base_tokens = b_chunks * pp.n_ctx;
     }
     cli_check_ctx(cmd, m, pp.n_ctx);
     if (text) {

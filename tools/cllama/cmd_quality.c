@@ -103,16 +103,8 @@ static int measure_speed(const q_opts *o, cllama_model *m, q_row *r) {
         b.n_prompt = k == 0 ? o->n_prompt : 0;
         b.n_gen = k == 1 ? o->n_gen : 0;
         if (!b.n_prompt && !b.n_gen) continue;
-        rc = bench_fill_depth(ctx, n_vocab, 0, 512, &rng) ||
-             bench_run_test(ctx, n_vocab, 0, b.n_prompt ? (b.n_prompt < 32 ? b.n_prompt : 32) : 0, b.n_gen ? 1 : 0,
-                            512, &rng) < 0;
-        for (int i = 0; i < o->reps && !rc && i < BENCH_MAX_SAMPLES; i++) {
-            double ns = bench_run_test(ctx, n_vocab, 0, b.n_prompt, b.n_gen, 512, &rng);
-            if (ns < 0) rc = 1;
-            else b.samples_ns[b.n_samples++] = ns;
-        }
-        if (rc) break;
-        bench_stats(&b);
+        if ((rc = bench_fill_depth(ctx, n_vocab, 0, 512, &rng) || bench_measure(ctx, n_vocab, 512, o->reps, &rng, &b)))
+            break;
         *(k == 0 ? &r->pp_ts : &r->tg_ts) = b.avg_ts;
         *(k == 0 ? &r->pp_sd : &r->tg_sd) = b.stddev_ts;
     }
@@ -214,7 +206,7 @@ static void print_csv(const q_opts *o, const q_row *rows, int n) {
         if (r->has_ppl) printf("%.6f,%.6f,", r->pr.ppl, r->pr.ppl_err);
         else printf(",,");
         if (k)
-            printf("%.8f,%.8f,%.8f,%.4f,%.4f,%.6f,", r->pr.kld, r->pr.kld_err, r->pr.kld_p[1], 100 * r->pr.same_top,
+            printf("%.8f,%.8f,%.8f,%.4f,%.4f,%.6f,", r->pr.kld, r->pr.kld_err, r->pr.kld_p[PPL_PCT_99], 100 * r->pr.same_top,
                    100 * r->pr.rms_dp, r->pr.ppl_ratio);
         else printf(",,,,,,");
         printf("%d,%.4f,%.4f,%d,%.4f,%.4f,%.3f\n", o->n_prompt, r->pp_ts, r->pp_sd, o->n_gen, r->tg_ts, r->tg_sd,
@@ -258,8 +250,8 @@ static void print_json(const q_opts *o, const q_row *rows, int n) {
         if (r->has_ppl && r->pr.has_base) {
             cJSON_AddNumberToObject(x, "kld", r->pr.kld);
             cJSON_AddNumberToObject(x, "kld_err", r->pr.kld_err);
-            cJSON_AddNumberToObject(x, "kld_p99", r->pr.kld_p[1]);
-            cJSON_AddNumberToObject(x, "kld_median", r->pr.kld_p[5]);
+            cJSON_AddNumberToObject(x, "kld_p99", r->pr.kld_p[PPL_PCT_99]);
+            cJSON_AddNumberToObject(x, "kld_median", r->pr.kld_p[PPL_PCT_50]);
             cJSON_AddNumberToObject(x, "same_top_pct", 100 * r->pr.same_top);
             cJSON_AddNumberToObject(x, "same_top_pct_err", 100 * r->pr.same_top_err);
             cJSON_AddNumberToObject(x, "rms_dp_pct", 100 * r->pr.rms_dp);
@@ -394,8 +386,6 @@ static int write_svg(const q_opts *o, const q_row *rows, int n) {
 
 /* A type list ("Q8_0,Q4_0") into o->types, each checked against the quantizer's. */
 static int parse_types(const char *cmd, const char *list, q_opts *o) {
-    char known[512], want[32];
-    snprintf(known, sizeof known, " %s ", cllama_quantize_types());
     o->n_types = 0;
     for (const char *s = list; *s;) {
         const char *e = strchr(s, ',');
@@ -403,8 +393,7 @@ static int parse_types(const char *cmd, const char *list, q_opts *o) {
         if (!len || len >= sizeof o->types[0])
             return usage_error(cmd, "--types: '%.*s' is not a file type (one of: %s)", (int)len, s,
                                cllama_quantize_types());
-        snprintf(want, sizeof want, " %.*s ", (int)len, s);
-        if (!strstr(known, want))
+        if (!cli_quantize_type_known(s, len))
             return usage_error(cmd, "--types: unknown type '%.*s' (one of: %s)", (int)len, s, cllama_quantize_types());
         if (o->n_types == MAX_TYPES) return usage_error(cmd, "--types: at most %d types", MAX_TYPES);
         snprintf(o->types[o->n_types++], sizeof o->types[0], "%.*s", (int)len, s);

@@ -64,10 +64,7 @@ int cmd_quantize(int argc, char **argv) {
     }
     if (n_pos < 3) return usage_error(cmd, "expects IN.gguf OUT.gguf TYPE");
     qp.type = pos[2];
-    char list[256], want[64];
-    snprintf(list, sizeof list, " %s ", cllama_quantize_types());
-    snprintf(want, sizeof want, " %s ", qp.type);
-    if (!*qp.type || strchr(qp.type, ' ') || !strstr(list, want))
+    if (!cli_quantize_type_known(qp.type, strlen(qp.type)))
         return usage_error(cmd, "unknown type '%s' (one of: %s)", qp.type, cllama_quantize_types());
     if (!strcmp(pos[0], pos[1])) return usage_error(cmd, "the output would overwrite the input");
     cli_check_threads(cmd, qp.n_threads);

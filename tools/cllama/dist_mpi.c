@@ -74,28 +74,29 @@ static int wait_for(MPI_Request *req) {
     return 0;
 }
 
-static int mpi_send(void *data, int to, const void *buf, size_t n) {
-    (void)data;
-    for (const char *p = buf; n;) {
+/* One message of n bytes to or from `peer`, in pieces of at most 1 GiB (MPI counts are
+ * ints); the other side cuts it the same way. */
+static int transfer(int sending, int peer, char *p, size_t n) {
+    while (n) {
         int k = n > (1u << 30) ? 1 << 30 : (int)n;
         MPI_Request req;
-        if (MPI_Isend(p, k, MPI_BYTE, to, TAG_PIPE, MPI_COMM_WORLD, &req) != MPI_SUCCESS || wait_for(&req)) return -1;
+        int rc = sending ? MPI_Isend(p, k, MPI_BYTE, peer, TAG_PIPE, MPI_COMM_WORLD, &req)
+                         : MPI_Irecv(p, k, MPI_BYTE, peer, TAG_PIPE, MPI_COMM_WORLD, &req);
+        if (rc != MPI_SUCCESS || wait_for(&req)) return -1;
         p += k;
         n -= (size_t)k;
     }
     return 0;
 }
 
+static int mpi_send(void *data, int to, const void *buf, size_t n) {
+    (void)data;
+    return transfer(1, to, (char *)buf, n);
+}
+
 static int mpi_recv(void *data, int from, void *buf, size_t n) {
     (void)data;
-    for (char *p = buf; n;) {
-        int k = n > (1u << 30) ? 1 << 30 : (int)n;
-        MPI_Request req;
-        if (MPI_Irecv(p, k, MPI_BYTE, from, TAG_PIPE, MPI_COMM_WORLD, &req) != MPI_SUCCESS || wait_for(&req)) return -1;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
+    return transfer(0, from, buf, n);
 }
 
 /* ---- start-up ---- */

@@ -259,15 +259,21 @@ static void finish_kld(const sums *s, float *kld_v, float *dp_v, ppl_result *o) 
 
 /* ---- the run ---- */
 
-/* Checks that `b` belongs to this model, n_ctx, chunk count and text. */
-static int check_base(const ppl_base *b, const cllama_model *m, int n_ctx, int n_chunks, int bos,
-                      const int32_t *tokens, int n_tokens) {
+int ppl_base_check_vocab(const ppl_base *b, const cllama_model *m) {
     int V = cllama_model_n_vocab(m);
     if (b->n_vocab != V)
         return fail(CLLAMA_E_INVALID,
                     "the base holds log-probabilities over %d tokens but this model's vocabulary has %d: "
                     "it was made with another vocabulary",
                     b->n_vocab, V);
+    return 0;
+}
+
+/* Checks that `b` belongs to this model, n_ctx, chunk count and text. */
+static int check_base(const ppl_base *b, const cllama_model *m, int n_ctx, int n_chunks, int bos,
+                      const int32_t *tokens, int n_tokens) {
+    int rc = ppl_base_check_vocab(b, m);
+    if (rc) return rc;
     if (b->n_ctx != n_ctx)
         return fail(CLLAMA_E_INVALID, "the base was made with chunks of %d tokens (-c %d), not %d", b->n_ctx,
                     b->n_ctx, n_ctx);

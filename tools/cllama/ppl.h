@@ -55,6 +55,7 @@ typedef struct ppl_base ppl_base;
  * middle values for an even count). */
 #define PPL_N_PCT 11
 extern const double ppl_pct_levels[PPL_N_PCT]; /* 99.9 99 95 90 75 50 25 10 5 1 0.1 */
+enum { PPL_PCT_99 = 1, PPL_PCT_50 = 5 }; /* their indices in ppl_pct_levels */
 
 typedef struct {
     int n_ctx, n_chunks;
@@ -124,6 +125,10 @@ int ppl_base_write(const ppl_base *b, const char *path);
 int ppl_base_read(const char *path, ppl_base **out);
 
 void ppl_base_free(ppl_base *b);
+
+/* 0 if `b` was made over `m`'s vocabulary, else CLLAMA_E_INVALID with a message (ppl_run
+ * checks it too, with the rest; this lets a caller refuse before printing anything). */
+int ppl_base_check_vocab(const ppl_base *b, const cllama_model *m);
 
 /* What a base holds: n_vocab, n_ctx, n_chunks (each may be NULL), its tokens
  * (n_chunks * n_ctx) and its PPL (NaN when the file did not record it). */
