@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kernels/kernels.h"
+#include "kernels/dispatch.h"
 #include "matmul.h"
 #include "quant/quant.h"
 #include "repack.h"
@@ -30,7 +30,7 @@
 
 /* CLLAMA_ISA=NAME forces a kernel set, as for the CLI. */
 static const cl_kernels *kernels_from_env(void) {
-    const cl_kernels *k = cl_kernels_find(getenv("CLLAMA_ISA"));
+    const cl_kernels *k = cl_kernels_find(getenv("CLLAMA_ISA"), NULL, 0);
     return k ? k : cl_kernels_get();
 }
 

@@ -80,8 +80,9 @@ typedef struct cllama_sampler cllama_sampler;
 typedef struct {
     int vocab_only;     /* metadata and vocabulary only; tensors are not required */
     /* Kernel set: NULL or "" for the best this CPU runs, else one of
-     * cllama_kernel_sets() (e.g. "generic", "avx2", "avx512", "neon", "neon-dotprod");
-     * a set the CPU or build lacks fails the load with CLLAMA_E_UNSUPPORTED. */
+     * cllama_kernel_sets() ("avx512-bf16", "avx512", "avx-vnni", "avx2",
+     * "neon-dotprod", "neon", "generic"); a set the CPU or build lacks fails the load
+     * with CLLAMA_E_UNSUPPORTED. */
     const char *kernels;
     /* 0: matrices with an 8-row layout are interleaved at load (faster; memory about
      * the file size). 1: every weight is used in place from the file mapping. */

@@ -4,7 +4,8 @@
 # programs of ours under qemu-user:
 #  - test_kernels on a CPU with the dot-product extension (qemu -cpu max: both NEON sets
 #    checked against the scalar kernels, neon-dotprod chosen) and on a Cortex-A57
-#    without it (the sdot set must decline, the plain set is chosen);
+#    without it (the sdot set must decline, the plain set is chosen), and
+#    test_kernel_choice on both (the hwcaps read as such, the matching set chosen);
 #  - the golden-logit tests (1 and 2 threads), the batch and KV-cache tests, the tokenizer, hostile-GGUF and
 #    bad-model tests, once with each NEON set.
 # The tests that run the CLI through a shell or Python are left to the native build.
@@ -30,6 +31,12 @@ grep -q "kernel sets: generic neon neon-dotprod; cl_kernels_get() -> neon-dotpro
 echo "== test_kernels, Cortex-A57 (ARMv8.0, no sdot)"
 QEMU_CPU=cortex-a57 qemu-aarch64 -L / "$out/tests/test_kernels" | tee "$out/kernels-a57.log"
 grep -q "kernel sets: generic neon; cl_kernels_get() -> neon" "$out/kernels-a57.log"
+
+echo "== test_kernel_choice (the chooser's table; the host check is skipped under qemu-user)"
+QEMU_CPU=max qemu-aarch64 -L / "$out/tests/test_kernel_choice" | tee "$out/choice-max.log"
+grep -q "^this CPU: aarch64 asimddp.* -> neon-dotprod" "$out/choice-max.log"
+QEMU_CPU=cortex-a57 qemu-aarch64 -L / "$out/tests/test_kernel_choice" | tee "$out/choice-a57.log"
+grep -q "^this CPU: aarch64 -> neon$" "$out/choice-a57.log"
 
 tests="^(golden_|test_tokenizer$|hostile_gguf$|bad_models$)"
 for isa in neon-dotprod neon; do

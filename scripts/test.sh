@@ -15,3 +15,11 @@ python3 -c "import openai" 2>/dev/null || python3 -m pip install -q openai 2>/de
     echo "test: openai not installed; the server API test will be skipped" >&2
 cd build
 ctest --output-on-failure -j"$(nproc)"
+# The model-level tests once more with each other kernel set this CPU runs (the whole
+# suite ran with the best one; test_kernels checked every set against the scalar one).
+sets=$(./cllama --version | sed -n 's/.*kernels: \([^)]*\)).*/\1/p')
+for isa in ${sets#* }; do
+    echo "== golden, batch, tokenizer and hostile-input tests with CLLAMA_ISA=$isa"
+    CLLAMA_ISA=$isa ctest -R "^(golden_|test_batch|test_tokenizer$|hostile_gguf$|bad_models$)" --output-on-failure \
+        -j"$(nproc)"
+done

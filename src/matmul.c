@@ -26,8 +26,8 @@
 #define MAX_GROUP 4
 
 size_t cl_matmul_scratch(int64_t n_in, int n_tok) {
-    size_t q8 = (size_t)((n_in + CL_QK - 1) / CL_QK) * sizeof(cl_block_q8);
-    return q8 * (size_t)n_tok;
+    size_t q8 = cl_act_row_bytes(CL_ACT_Q8, n_in), bf16 = cl_act_row_bytes(CL_ACT_BF16, n_in);
+    return (q8 > bf16 ? q8 : bf16) * (size_t)n_tok;
 }
 
 typedef struct {
@@ -54,8 +54,9 @@ static void quantize_task(void *arg, int ith, int nth) {
     int64_t piece = j->n_in / j->q_per_row;
     for (int64_t u = lo; u < hi; u++) {
         int64_t t = u / j->q_per_row, p = u % j->q_per_row;
-        cl_block_q8 *y = (cl_block_q8 *)((char *)j->scratch + t * j->act_stride) + p * piece / CL_QK;
-        j->k->quantize[j->act_kind](j->x + t * j->n_in + p * piece, y, piece);
+        /* piece p of row t: whole blocks of the row's format */
+        size_t off = cl_act_row_bytes(j->act_kind, p * piece);
+        j->k->quantize[j->act_kind](j->x + t * j->n_in + p * piece, (char *)j->scratch + t * j->act_stride + off, piece);
     }
 }
 
@@ -129,8 +130,8 @@ static void run_group(const cl_kernels *k, cl_pool *pool, int nw, const cl_tenso
         j.act_stride = (size_t)j.n_in * sizeof(float);
     } else {
         j.act = scratch;
-        j.act_stride = cl_matmul_scratch(j.n_in, 1);
-        int64_t piece = j.n_in % CL_QK_K == 0 ? CL_QK_K : CL_QK;
+        j.act_stride = cl_act_row_bytes(j.act_kind, j.n_in);
+        int64_t piece = j.n_in % CL_QK_K == 0 ? CL_QK_K : j.n_in % CL_QK == 0 ? CL_QK : j.n_in; /* BF16: any n */
         j.q_per_row = j.n_in / piece;
         j.q_units = j.q_per_row * n_tok;
         cl_pool_run(pool, quantize_task, &j);

@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "error.h"
-#include "kernels/kernels.h"
+#include "kernels/dispatch.h"
 #include "quant/quant.h"
 #include "recipe.h"
 #include "repack.h"
@@ -139,7 +139,7 @@ static int get_tensor(cllama_model *m, const char *name, int64_t ne0, int64_t ne
     if (!tt || !tt->weight || (matrix && !k->dot[t->type]))
         return cl_err(CLLAMA_E_UNSUPPORTED, "tensor %s has type %s, which this engine does not support",
                       name, cl_type_name(t->type));
-    if (matrix && k->act[t->type] != CL_ACT_F32 && ne0 % CL_QK)
+    if (matrix && (k->act[t->type] == CL_ACT_Q8 || k->act[t->type] == CL_ACT_Q8K) && ne0 % CL_QK)
         return cl_err(CLLAMA_E_UNSUPPORTED, "tensor %s: row length %lld is not a multiple of %d", name,
                       (long long)ne0, CL_QK);
     out->data = t->data;
@@ -289,9 +289,10 @@ static int load_from_gguf(cl_gguf *g, cl_gguf **parts, int n_parts, const cllama
         rc = cl_err(CLLAMA_E_FORMAT, "vocabulary of %d tokens exceeds %d", m->hp.n_vocab, MAX_VOCAB);
         goto fail;
     }
-    if (!(m->kern = cl_kernels_find(params->kernels))) {
-        rc = cl_err(CLLAMA_E_UNSUPPORTED, "kernel set '%s' is not available on this machine (available: %s)",
-                    params->kernels, cllama_kernel_sets());
+    char why[128] = "";
+    if (!(m->kern = cl_kernels_find(params->kernels, why, sizeof why))) {
+        rc = cl_err(CLLAMA_E_UNSUPPORTED, "kernel set '%s' is not available on this machine: %s (available: %s)",
+                    params->kernels, why, cllama_kernel_sets());
         goto fail;
     }
     if (!m->vocab_only) {

@@ -34,6 +34,14 @@ check 1 "run not a gguf" "$bin" run -m "$0" -p hi
 check 1 "info missing model" "$bin" info /nonexistent.gguf
 check 1 "run prompt too long" "$bin" run -m "$model" --ctx 4 --ids 1,2,3,4,5 -n 1
 check 1 "run -m DIR" "$bin" run -m "$(dirname "$0")" -p hi
+check 1 "CLLAMA_ISA unknown" env CLLAMA_ISA=sse9 "$bin" run -m "$model" -p hi -n 1
+check 1 "CLLAMA_ISA of the other architecture" env CLLAMA_ISA=neon "$bin" run -m "$model" -p hi -n 1
+err=$(CLLAMA_ISA=neon "$bin" run -m "$model" -p hi -n 1 2>&1 >/dev/null)
+case $err in
+*"kernel set 'neon' is not available on this machine: not built for this architecture (available: "*) echo "ok   says why: $err" ;;
+*"kernel set 'neon' is not available"*) echo "ok   (AArch64 build) $err" ;;
+*) echo "FAIL CLLAMA_ISA=neon message: $err"; fails=$((fails + 1)) ;;
+esac
 # the message counts right and says what to do
 err=$("$bin" run -m "$model" --ctx 1 -p hi -n 4 2>&1 >/dev/null)
 case $err in

@@ -1,5 +1,6 @@
 # Weight block formats and dot kernels.
 cl_add_unit_test(test_kernels SOURCES test_kernels.c)
+cl_add_unit_test(test_kernel_choice SOURCES test_kernel_choice.c)
 
 # Block layouts against the gguf Python package (skipped when it is not installed).
 cl_add_unit_test(quant_dump NO_TEST SOURCES quant_dump.c)

@@ -8,6 +8,8 @@ usage: test_bench.py CLLAMA_BIN TMPDIR
   (test_bench_formats.py checks them against llama-bench's, test_bench_svg.py the chart);
 - --mem-limit below the need gives an N/A row with the reason, and no samples;
 - bad flags exit 2 with one line;
+- each kernel set `--version` lists, forced with CLLAMA_ISA, is the one bench records
+  in its json `kernels` field; the summary names the CPU and the set that ran;
 - synth writes a GGUF that the independent reader of the `gguf` Python package (if
   installed) parses with the published shape and the Q4_K_M recipe's types, and that
   our own loader describes with the same shapes (cllama info).
@@ -70,6 +72,21 @@ check(len(j) == 1 and not j[0]["fits"] and "a file would fit (3." in j[0]["reaso
       f"synthetic peak counted: {j[0]['reason']}")
 r = run("bench", "--shape", "llama2-7b:Q4_0", "-p", "8", "-n", "0", "-o", "summary", "--mem-limit", "2G")
 check("N/A" in r.stdout and "does not fit" in r.stdout, "summary shows N/A")
+
+# --- the kernel set that ran is recorded, and CLLAMA_ISA forces any this CPU runs ----
+v = run("--version")
+sets = re.search(r"kernels: ([^)]*)\)", v.stdout)
+check(sets is not None, f"--version lists the kernel sets ({v.stdout.strip()})")
+for isa in (sets.group(1).split() if sets else []):
+    env = dict(os.environ, CLLAMA_ISA=isa)
+    r = subprocess.run([bin_, "bench", "--shape", "smollm2-135m:Q4_0", "-p", "8", "-n", "0", "-r", "1", "-t", "1",
+                        "-o", "json"], capture_output=True, text=True, timeout=600, env=env)
+    j = json.loads(r.stdout) if r.returncode == 0 else [{}]
+    check(j[0].get("kernels") == isa, f"CLLAMA_ISA={isa}: bench json records kernels {j[0].get('kernels')!r}")
+r = run("bench", "--shape", "smollm2-135m:Q4_0", "-p", "8", "-n", "0", "-r", "1", "-t", "1", "-o", "summary")
+best = sets.group(1).split()[0] if sets else "?"
+check(r.returncode == 0 and r.stdout.rstrip().splitlines()[-1].endswith(f"; kernels: {best}"),
+      f"summary ends with the CPU and the set chosen ({r.stdout.rstrip().splitlines()[-1] if r.stdout.strip() else ''})")
 
 # --- usage errors -------------------------------------------------------------------
 for args in (["--bogus"], ["-p", "x"], ["-o", "xml"], ["--shape", "llama9-1b"], ["--shape", "llama2-7b:Q9_9"],

@@ -14,17 +14,20 @@
  *  5. each SIMD activation quantizer writes the scalar one's bytes;
  *  6. each SIMD attention value kernel (axpy_f16) agrees with the scalar one for
  *     1..9 output rows and head sizes that are and are not multiples of the width.
+ * "SIMD set" is every set of sets.def this build has and this CPU runs; the others are
+ * named with the reason they were skipped.
  * Errors are relative to sum |w| |a|. Exits 1 naming the type and set on failure. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/kernels.h"
+#include "kernels/dispatch.h"
 #include "quant/interleave.h"
 #include "quant/quant.h"
 
 #define NT_MAX 7
+#define MAX_SETS 16
 #define TRIALS 24
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
@@ -159,10 +162,12 @@ static int check_gemm8(const cl_kernels *gen, const cl_kernels *set) {
 static int check_quantize(const cl_kernels *gen, const cl_kernels *set) {
     const int64_t n = 512;
     float x[512];
-    cl_block_q8 a[16], b[16];
+    _Alignas(64) char a[1024], b[1024];
     int failed = 0;
-    for (int kind = CL_ACT_Q8; kind <= CL_ACT_Q8K; kind++) {
+    for (int kind = CL_ACT_Q8; kind < CL_ACT_COUNT; kind++) {
+        if (!set->quantize[kind] || set->quantize[kind] == gen->quantize[kind]) continue;
         int mismatch = 0;
+        memset(a, 0, sizeof a), memset(b, 0, sizeof b);
         for (int trial = 0; trial < 400; trial++) {
             float amp = powf(10.0f, uniform(-6, 4));
             for (int64_t i = 0; i < n; i++) x[i] = amp * uniform(-1, 1);
@@ -180,12 +185,18 @@ static int check_quantize(const cl_kernels *gen, const cl_kernels *set) {
                 break;
             default: break;
             }
+            if (kind == CL_ACT_BF16 && trial % 7 == 0) { /* NaN, infinities, subnormals, ties to even */
+                const uint32_t special[] = {0x7FC00001u, 0xFFA00000u, 0x7F800000u, 0xFF800000u, 0x00000001u,
+                                            0x807FFFFFu, 0x3F808000u, 0x3F818000u, 0x7F7FFFFFu};
+                for (int k = 0; k < 9; k++) memcpy(&x[rnd() % n], &special[k], 4);
+            }
             gen->quantize[kind](x, a, n);
             set->quantize[kind](x, b, n);
             mismatch += memcmp(a, b, sizeof a) != 0;
         }
         int bad = mismatch > 0;
-        printf("%s quantizer %s vs scalar: %d of 400 rows differ%s\n", kind == CL_ACT_Q8 ? "Q8 " : "Q8K", set->isa,
+        printf("%s quantizer %s vs scalar: %d of 400 rows differ%s\n",
+               kind == CL_ACT_Q8 ? "Q8 " : kind == CL_ACT_Q8K ? "Q8K" : "BF16", set->isa,
                mismatch, bad ? "  FAIL" : "  ok");
         failed |= bad;
     }
@@ -235,9 +246,9 @@ static int check_invariance(const cl_kernels *set) {
         if (!set->dot[type]) continue;
         const int64_t n = 512;
         const int nt_max = 7, os = 16;
-        int q8 = set->act[type] != CL_ACT_F32;
+        int q8 = set->act[type] != CL_ACT_F32; /* or bf16: converted rows */
         size_t row = cl_row_size(type, n), bb = cl_type_info(type)->type_size;
-        size_t a_stride = q8 ? (size_t)(n / CL_QK) * sizeof(cl_block_q8) : sizeof(float) * (size_t)n;
+        size_t a_stride = cl_act_row_bytes(set->act[type], n);
         uint8_t *w = malloc(row * 16 + 16), *pw = malloc(row * 16 + 16);
         char *abuf = malloc(a_stride * nt_max);
         float *x = malloc(sizeof(float) * n);
@@ -245,7 +256,7 @@ static int check_invariance(const cl_kernels *set) {
         for (int t = 0; t < nt_max; t++) {
             for (int64_t i = 0; i < n; i++) x[i] = uniform(-1, 1);
             if (!q8) memcpy(abuf + t * a_stride, x, a_stride);
-            else set->quantize[set->act[type]](x, (cl_block_q8 *)(abuf + t * a_stride), n);
+            else set->quantize[set->act[type]](x, abuf + t * a_stride, n);
         }
         int packed = set->gemm8x[type] != NULL;
         if (packed) {
@@ -309,10 +320,19 @@ static const int types[] = {CL_TYPE_F32,  CL_TYPE_F16,  CL_TYPE_BF16, CL_TYPE_Q4
 
 int main(void) {
     const cl_kernels *gen = cl_kernels_generic();
-    const cl_kernels *sets[] = {cl_kernels_avx2(), cl_kernels_avx512(), cl_kernels_neon(), cl_kernels_neon_dotprod()};
-    const int nsets = (int)(sizeof sets / sizeof *sets);
+    /* every set of the list but the scalar one (the last), NULL where skipped */
+    const cl_kernels *sets[MAX_SETS] = {0};
+    const int nsets = cl_kernel_set_count() - 1;
+    if (nsets > MAX_SETS) {
+        printf("FAIL: %d kernel sets, the test holds %d\n", nsets, MAX_SETS);
+        return 1;
+    }
+    for (int s = 0; s < nsets; s++) {
+        char why[128];
+        if (!(sets[s] = cl_kernel_set(s, why, sizeof why))) printf("skipped %s: %s\n", cl_kernel_set_name(s), why);
+    }
     printf("kernel sets: generic");
-    for (int s = 0; s < nsets; s++)
+    for (int s = nsets - 1; s >= 0; s--)
         if (sets[s]) printf(" %s", sets[s]->isa);
     printf("; cl_kernels_get() -> %s\n", cl_kernels_get()->isa);
 
@@ -326,6 +346,9 @@ int main(void) {
     char *abuf = malloc(q8_stride * NT_MAX);
     size_t f_stride = sizeof(float) * (nmax + 3); /* odd stride, float rows misaligned */
     char *fbuf = malloc(f_stride * NT_MAX);
+    size_t b_stride = cl_act_row_bytes(CL_ACT_BF16, nmax) + 2; /* odd line offset */
+    char *bbuf = malloc(b_stride * NT_MAX);
+    float *xb = malloc(sizeof(float) * nmax * NT_MAX); /* after bf16 rounding */
     int failed = 0;
 
     for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
@@ -339,7 +362,7 @@ int main(void) {
         int q8 = gen->act[type] != CL_ACT_F32;
         /* Float kernels must take any n (attention dots use the head size). */
         const int64_t sizes_q[] = {256, 2048}, sizes_f[] = {64, 1031};
-        double err_ref = 0, err_true = 0, err_tile = 0, err_set[4] = {0};
+        double err_ref = 0, err_true = 0, err_tile = 0, err_set[MAX_SETS] = {0};
         for (int trial = 0; trial < TRIALS; trial++) {
             int64_t n = (q8 ? sizes_q : sizes_f)[trial & 1];
             random_row(type, w, n);
@@ -387,14 +410,39 @@ int main(void) {
                 double excess = fabs(ref[t] - dt) - bound_q8[t];
                 err_true = fmax(err_true, excess > 0 ? excess / mag[t] : 0);
             }
+            /* A set that takes BF16 activations for this type (generic: floats) meets
+             * the scalar kernel on the same rows rounded to bf16 (exactly what it sees). */
+            float refb[NT_MAX];
+            int have_b = 0;
             for (int s = 0; s < nsets; s++) {
                 if (!sets[s]) continue;
+                const void *as = a;
+                size_t astride = stride;
+                const float *want = ref;
+                if (sets[s]->act[type] != gen->act[type]) {
+                    if (sets[s]->act[type] != CL_ACT_BF16 || gen->act[type] != CL_ACT_F32) {
+                        printf("FAIL %s/%s: activation format %d, no reference for it\n", name, sets[s]->isa,
+                               sets[s]->act[type]);
+                        failed = 1;
+                        continue;
+                    }
+                    if (!have_b) {
+                        for (int t = 0; t < NT_MAX; t++) {
+                            cl_bf16 *row = (cl_bf16 *)(bbuf + t * b_stride);
+                            gen->quantize[CL_ACT_BF16](x + t * n, row, n);
+                            for (int64_t i = 0; i < n; i++) xb[t * n + i] = cl_bf16_to_f32(row[i]);
+                        }
+                        gen->dot[type](n, w, xb, sizeof(float) * (size_t)n, NT_MAX, refb);
+                        have_b = 1;
+                    }
+                    as = bbuf, astride = b_stride, want = refb;
+                }
                 const int nts[] = {1, 3, 4, 7};
                 for (int k = 0; k < 4; k++) {
                     for (int t = 0; t < NT_MAX; t++) out[t] = NAN;
-                    sets[s]->dot[type](n, w, a, stride, nts[k], out);
+                    sets[s]->dot[type](n, w, as, astride, nts[k], out);
                     for (int t = 0; t < nts[k]; t++) {
-                        double e = fabs(out[t] - ref[t]) / mag[t];
+                        double e = fabs(out[t] - want[t]) / mag[t];
                         err_set[s] = fmax(err_set[s], isnan(e) ? INFINITY : e);
                     }
                     if (nts[k] < NT_MAX && !isnan(out[nts[k]])) {
@@ -410,7 +458,7 @@ int main(void) {
         int bad = err_ref > tol_ref || err_true > tol_ref || err_tile > 0;
         printf("%-5s scalar-vs-dequant %.1e  vs-float-within-q8-bound %.1e  tile %.0e", name, err_ref, err_true, err_tile);
         if (bad) printf("  FAIL(scalar)");
-        int simd_bad[4] = {0};
+        int simd_bad[MAX_SETS] = {0};
         for (int s = 0; s < nsets; s++) {
             if (!sets[s]) continue;
             simd_bad[s] = !(err_set[s] <= tol_simd);
@@ -425,7 +473,7 @@ int main(void) {
             printf("FAIL %s/generic: scalar dot disagrees with the dequantized reference\n", name);
         failed |= bad;
     }
-    free(wbuf), free(wf), free(x), free(xd), free(abuf), free(fbuf);
+    free(wbuf), free(wf), free(x), free(xd), free(abuf), free(fbuf), free(bbuf), free(xb);
     for (int s = 0; s < nsets; s++)
         if (sets[s]) failed |= check_gemm8(gen, sets[s]) | check_quantize(gen, sets[s]) | check_axpy(gen, sets[s]);
     failed |= check_invariance(gen);

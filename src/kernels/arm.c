@@ -4,9 +4,9 @@
  * offset already removed (Q4_0: q - 8, Q6_K: q - 32, Q8_0 x8: stored q + 128 XOR
  * 0x80), so only the types with a min need the activation sums. A product of 16 bytes
  * into four int32 lanes (4 bytes each) is dot16(): one sdot with the dot-product
- * extension, which arm_dotprod.c compiles this file for (CL_ARM_DOTPROD, exported as
- * cl_kernels_neon_dotprod()); two widening multiplies and two pairwise adds on the
- * plain ARMv8.0 NEON that every AArch64 CPU has (cl_kernels_neon()).
+ * extension, which arm_dotprod.c compiles this file for (the set "neon-dotprod");
+ * two widening multiplies and two pairwise adds on the plain ARMv8.0 NEON that every
+ * AArch64 CPU has (the set "neon").
  *
  * Every kernel walks the weight row once per tile of up to 4 activation rows, each tile
  * size a compile-time constant so the accumulators stay in registers (32 of them).
@@ -15,24 +15,18 @@
  * sdot by lane multiplies them with 4 activation bytes broadcast from one lane, so a
  * register pair advances all 8 rows with no transposes. */
 #include <arm_neon.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
-#if defined(__linux__)
-#include <sys/auxv.h>
-#ifndef HWCAP_ASIMDDP
-#define HWCAP_ASIMDDP (1UL << 20) /* Linux arch/arm64 uapi hwcap.h */
-#endif
-#elif defined(__APPLE__)
-#include <sys/sysctl.h>
-#endif
 
-#include "kernels/kernels.h"
+#ifndef CL_SET_ID
+#define CL_SET_ID neon
+#endif
+#include "kernels/isa.h"
 #include "quant/interleave.h"
 
-#ifndef CL_ARM_DOTPROD
-#define CL_ARM_NAME "neon"
-#define CL_ARM_EXPORT cl_kernels_neon
+/* CL_ARM_DOTPROD: the sdot instruction (arm_dotprod.c's flags). */
+#ifdef __ARM_FEATURE_DOTPROD
+#define CL_ARM_DOTPROD 1
 #endif
 
 #define ACT(a, t, stride) ((const cl_block_q8 *)((const char *)(a) + (size_t)(t) * (stride)))
@@ -514,7 +508,8 @@ INLINE float absmax(const float *x, int n) {
     return vmaxnmvq_f32(m);
 }
 
-static void quantize_q8(const float *x, cl_block_q8 *y, int64_t n) {
+static void quantize_q8(const float *x, void *out, int64_t n) {
+    cl_block_q8 *y = out;
     for (int64_t i = 0; i < n / CL_QK; i++, x += CL_QK) {
         float d = absmax(x, CL_QK) / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
         int half[2];
@@ -525,7 +520,8 @@ static void quantize_q8(const float *x, cl_block_q8 *y, int64_t n) {
     }
 }
 
-static void quantize_q8k(const float *x, cl_block_q8 *y, int64_t n) {
+static void quantize_q8k(const float *x, void *out, int64_t n) {
+    cl_block_q8 *y = out;
     for (int64_t i = 0; i < n / CL_QK_K; i++, x += CL_QK_K, y += CL_QK_K / CL_QK) {
         float amax = absmax(x, CL_QK_K), vmax = 0;
         /* the first value of largest magnitude, as the scalar scan keeps */
@@ -557,50 +553,25 @@ static void axpy_f16(int64_t n, int nr, const float *a, const cl_f16 *x, float *
         for (int r = 0; r < nr; r++) y[r * n + i] += a[r] * f16(x + i);
 }
 
-static cl_kernels table;
-
-static void build(void) {
-    table = *cl_kernels_generic();
-    table.isa = CL_ARM_NAME;
-    table.axpy_f16 = axpy_f16;
-    table.quantize[CL_ACT_Q8] = quantize_q8;
-    table.quantize[CL_ACT_Q8K] = quantize_q8k;
-    table.dot[CL_TYPE_F32] = dot_f32;
-    table.dot[CL_TYPE_F16] = dot_f16;
-    table.dot[CL_TYPE_BF16] = dot_bf16;
-    table.dot[CL_TYPE_Q4_0] = dot_q4_0;
-    table.dot[CL_TYPE_Q4_1] = dot_q4_1;
-    table.dot[CL_TYPE_Q5_0] = dot_q5_0;
-    table.dot[CL_TYPE_Q5_1] = dot_q5_1;
-    table.dot[CL_TYPE_Q8_0] = dot_q8_0;
-    table.dot[CL_TYPE_Q4_K] = dot_q4_K;
-    table.dot[CL_TYPE_Q5_K] = dot_q5_K;
-    table.dot[CL_TYPE_Q6_K] = dot_q6_K;
+void CL_FILL(cl_kernels *k) {
+    k->axpy_f16 = axpy_f16;
+    k->quantize[CL_ACT_Q8] = quantize_q8;
+    k->quantize[CL_ACT_Q8K] = quantize_q8k;
+    k->dot[CL_TYPE_F32] = dot_f32;
+    k->dot[CL_TYPE_F16] = dot_f16;
+    k->dot[CL_TYPE_BF16] = dot_bf16;
+    k->dot[CL_TYPE_Q4_0] = dot_q4_0;
+    k->dot[CL_TYPE_Q4_1] = dot_q4_1;
+    k->dot[CL_TYPE_Q5_0] = dot_q5_0;
+    k->dot[CL_TYPE_Q5_1] = dot_q5_1;
+    k->dot[CL_TYPE_Q8_0] = dot_q8_0;
+    k->dot[CL_TYPE_Q4_K] = dot_q4_K;
+    k->dot[CL_TYPE_Q5_K] = dot_q5_K;
+    k->dot[CL_TYPE_Q6_K] = dot_q6_K;
     /* Q2_K and Q3_K keep the scalar kernels (rare in the files we target). The x8
      * kernels need no horizontal sums and load each activation block once per 8 rows;
      * not measured on ARM hardware here (none available), only tested under qemu. */
-    table.gemm8x[CL_TYPE_Q4_0] = gemm8x_q4_0;
-    table.gemm8x[CL_TYPE_Q8_0] = gemm8x_q8_0;
-    table.gemm8x[CL_TYPE_Q4_K] = gemm8x_q4_K;
-}
-
-static int cpu_ok(void) {
-#ifndef CL_ARM_DOTPROD
-    return 1; /* Advanced SIMD is part of every AArch64 CPU */
-#elif defined(__linux__)
-    return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
-#elif defined(__APPLE__)
-    int v = 0;
-    size_t len = sizeof v;
-    return sysctlbyname("hw.optional.arm.FEAT_DotProd", &v, &len, NULL, 0) == 0 && v;
-#else
-    return 0;
-#endif
-}
-
-const cl_kernels *CL_ARM_EXPORT(void) {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    if (!cpu_ok()) return NULL;
-    pthread_once(&once, build);
-    return &table;
+    k->gemm8x[CL_TYPE_Q4_0] = gemm8x_q4_0;
+    k->gemm8x[CL_TYPE_Q8_0] = gemm8x_q8_0;
+    k->gemm8x[CL_TYPE_Q4_K] = gemm8x_q4_K;
 }

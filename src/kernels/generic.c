@@ -1,5 +1,5 @@
-/* Scalar reference dot kernels for every weight type, and the run-time choice of a
- * kernel set.
+/* Scalar reference dot kernels for every weight type: the "generic" set, and the
+ * table every other set starts from (dispatch.c).
  *
  * Quantized weights meet cl_block_q8 activations block by block: each 32-value
  * activation block has its own scale d, so every weight (sub-)block contributes
@@ -7,7 +7,6 @@
  * w_min * a.d * sum(q_a): a.s for the legacy types, the integer half sums a.bs for
  * the K-quants. Each weight block is decoded once per call, into small int8 arrays,
  * and applied to all nt activation rows. */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,10 +266,20 @@ static void axpy_f16(int64_t n, int nr, const float *a, const cl_f16 *x, float *
         for (int64_t i = 0; i < n; i++) y[r * n + i] += a[r] * cl_f16_to_f32(x[i]);
 }
 
+static void quantize_q8(const float *x, void *y, int64_t n) { cl_quantize_row_q8(x, y, n); }
+static void quantize_q8k(const float *x, void *y, int64_t n) { cl_quantize_row_q8k(x, y, n); }
+static void quantize_bf16(const float *x, void *y, int64_t n) {
+    cl_bf16 *o = y;
+    for (int64_t i = 0; i < n; i++) o[i] = cl_f32_to_bf16(x[i]);
+}
+
+/* The scalar set takes BF16 weights with float activations (dot_bf16); the reference
+ * for a set that takes them with BF16 activations is dot_bf16 on activations rounded
+ * by quantize[CL_ACT_BF16], whose products are then the same exact values. */
 static const cl_kernels generic = {
     .isa = "generic",
     .axpy_f16 = axpy_f16,
-    .quantize = {[CL_ACT_Q8] = cl_quantize_row_q8, [CL_ACT_Q8K] = cl_quantize_row_q8k},
+    .quantize = {[CL_ACT_Q8] = quantize_q8, [CL_ACT_Q8K] = quantize_q8k, [CL_ACT_BF16] = quantize_bf16},
     .dot =
         {
             [CL_TYPE_F32] = dot_f32,
@@ -303,63 +312,3 @@ static const cl_kernels generic = {
 };
 
 const cl_kernels *cl_kernels_generic(void) { return &generic; }
-
-/* Sets whose source file is not part of this build (CMake compiles an ISA file only on
- * its architecture and only if it exists). */
-#if !(defined(__x86_64__) && __has_include("x86_avx2.c"))
-const cl_kernels *cl_kernels_avx2(void) { return NULL; }
-#endif
-#if !(defined(__x86_64__) && __has_include("x86_avx512.c"))
-const cl_kernels *cl_kernels_avx512(void) { return NULL; }
-#endif
-#if !(defined(__aarch64__) && __has_include("arm.c"))
-const cl_kernels *cl_kernels_neon(void) { return NULL; }
-#endif
-#if !(defined(__aarch64__) && __has_include("arm_dotprod.c"))
-const cl_kernels *cl_kernels_neon_dotprod(void) { return NULL; }
-#endif
-
-/* Every set, best first: the automatic choice is the first this build and CPU run. */
-static const struct {
-    const char *name;
-    const cl_kernels *(*get)(void);
-} sets[] = {
-    {"avx512", cl_kernels_avx512}, {"avx2", cl_kernels_avx2},   {"neon-dotprod", cl_kernels_neon_dotprod},
-    {"neon", cl_kernels_neon},     {"generic", cl_kernels_generic},
-};
-#define N_SETS (int)(sizeof sets / sizeof *sets)
-
-static const cl_kernels *chosen;
-static char usable[64];
-
-static void choose(void) {
-    size_t len = 0;
-    for (int i = 0; i < N_SETS; i++) {
-        const cl_kernels *k = sets[i].get();
-        if (!k) continue;
-        if (!chosen) chosen = k;
-        size_t n = strlen(sets[i].name);
-        if (len + n + 2 > sizeof usable) continue;
-        if (len) usable[len++] = ' ';
-        memcpy(usable + len, sets[i].name, n + 1);
-        len += n;
-    }
-}
-
-const cl_kernels *cl_kernels_get(void) {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, choose);
-    return chosen;
-}
-
-const cl_kernels *cl_kernels_find(const char *name) {
-    if (!name || !*name) return cl_kernels_get();
-    for (int i = 0; i < N_SETS; i++)
-        if (!strcmp(sets[i].name, name)) return sets[i].get();
-    return NULL;
-}
-
-const char *cllama_kernel_sets(void) {
-    cl_kernels_get();
-    return usable;
-}

@@ -7,21 +7,37 @@
  * the symmetric types is removed with the activation sum a.s, or, for 16-value
  * sub-blocks with their own scales, with the sign trick (|q| x sign(a, q)).
  *
- * x86_avx512.c includes this file with CL_X86_VNNI defined: the u8 x s8 products then
- * use vpdpbusd (one instruction instead of maddubs + madd) and the table is exported
- * as cl_kernels_avx512(). */
-#include <cpuid.h>
+ * x86_avxvnni.c, x86_avx512.c and x86_avx512bf16.c include this file with their own
+ * CL_SET_ID and flags (sets.def). With VNNI (AVX-VNNI's VEX form or AVX-512 VNNI's EVEX form of the same
+ * instruction) the u8 x s8 products use vpdpbusd, one instruction instead of maddubs +
+ * madd, which also makes signed Q8_0 weights (offset by 128) fit; with AVX-512VL the
+ * tiles grow into the 32 vector registers and ternary logic merges bit fields. The
+ * code follows the compiler's predefined macros, so a set is exactly what its flags
+ * enable (isa.h checks those against its CPU test); with AVX-512 BF16, BF16 weights
+ * take bf16 activations and vdpbf16ps. */
 #include <immintrin.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
 
-#include "kernels/kernels.h"
+#ifndef CL_SET_ID
+#define CL_SET_ID avx2
+#endif
+#include "kernels/isa.h"
 #include "quant/interleave.h"
 
-#ifndef CL_X86_VNNI
-#define CL_X86_NAME "avx2"
-#define CL_X86_EXPORT cl_kernels_avx2
+/* CL_X86_VNNI: vpdpbusd / vpdpwssd on 256-bit registers, in either encoding.
+ * CL_X86_REG32: AVX-512VL, 32 vector registers and vpternlog on 256 bits. */
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#define CL_X86_VNNI 1
+#define dpbusd(acc, u, s) _mm256_dpbusd_epi32(acc, u, s)
+#define dpwssd(acc, x, y) _mm256_dpwssd_epi32(acc, x, y)
+#elif defined(__AVXVNNI__)
+#define CL_X86_VNNI 1
+#define dpbusd(acc, u, s) _mm256_dpbusd_avx_epi32(acc, u, s)
+#define dpwssd(acc, x, y) _mm256_dpwssd_avx_epi32(acc, x, y)
+#endif
+#ifdef __AVX512VL__
+#define CL_X86_REG32 1
 #endif
 
 #define ACT(a, t, stride) ((const cl_block_q8 *)((const char *)(a) + (size_t)(t) * (stride)))
@@ -46,7 +62,7 @@ INLINE __m256i loadu(const void *p) { return _mm256_loadu_si256((const __m256i *
  * |int8| <= 128 against activations bounded by 127). */
 INLINE __m256i mul_sum_u8s8(__m256i u, __m256i s) {
 #ifdef CL_X86_VNNI
-    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+    return dpbusd(_mm256_setzero_si256(), u, s);
 #else
     return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
 #endif
@@ -131,6 +147,57 @@ DOT_FN(f32)
 DOT_FN(f16)
 DOT_FN(bf16)
 
+#ifdef __AVX512BF16__
+/* BF16 weights against BF16 activation rows (CL_ACT_BF16). vdpbf16ps multiplies 32
+ * pairs of bf16 exactly and adds them pairwise into 16 float lanes: twice the products
+ * per instruction of the float kernel's 512-bit FMA, and no widening of the weights.
+ * Two accumulators per activation row (dpbf16ps latency, not throughput, binds one). */
+INLINE void bf16x_tile(int64_t n, const void *w, const void *a, size_t stride, const int R, float *out) {
+    const cl_bf16 *y[4];
+    __m512 acc0[4], acc1[4];
+    UNROLL for (int r = 0; r < R; r++) {
+        y[r] = (const cl_bf16 *)((const char *)a + (size_t)r * stride);
+        acc0[r] = acc1[r] = _mm512_setzero_ps();
+    }
+    const char *wb = w;
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        __m512bh w0 = (__m512bh)_mm512_loadu_si512(wb + 2 * i), w1 = (__m512bh)_mm512_loadu_si512(wb + 2 * i + 64);
+        UNROLL for (int r = 0; r < R; r++) {
+            acc0[r] = _mm512_dpbf16_ps(acc0[r], w0, (__m512bh)_mm512_loadu_si512(y[r] + i));
+            acc1[r] = _mm512_dpbf16_ps(acc1[r], w1, (__m512bh)_mm512_loadu_si512(y[r] + i + 32));
+        }
+    }
+    for (; i + 32 <= n; i += 32) {
+        __m512bh w0 = (__m512bh)_mm512_loadu_si512(wb + 2 * i);
+        UNROLL for (int r = 0; r < R; r++) acc0[r] = _mm512_dpbf16_ps(acc0[r], w0, (__m512bh)_mm512_loadu_si512(y[r] + i));
+    }
+    UNROLL for (int r = 0; r < R; r++) {
+        float s = _mm512_reduce_add_ps(_mm512_add_ps(acc0[r], acc1[r]));
+        for (int64_t k = i; k < n; k++) s += SCALAR_BF16(w, k) * cl_bf16_to_f32(y[r][k]);
+        out[r] = s;
+    }
+}
+DOT_FN(bf16x)
+
+/* Floats to bf16 rounded to nearest even, NaN kept quiet: the bytes of cl_f32_to_bf16,
+ * by integer arithmetic (vcvtneps2bf16 would flush subnormals to zero). */
+static void quantize_bf16(const float *x, void *out, int64_t n) {
+    cl_bf16 *o = out;
+    const __m512i one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7FFF), abs = _mm512_set1_epi32(0x7FFFFFFF),
+                  inf = _mm512_set1_epi32(0x7F800000), quiet = _mm512_set1_epi32(0x40);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512i u = _mm512_loadu_si512(x + i);
+        __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(bias, _mm512_and_si512(_mm512_srli_epi32(u, 16), one))), 16);
+        __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, abs), inf);
+        r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(_mm512_srli_epi32(u, 16), quiet));
+        _mm256_storeu_si256((__m256i *)(o + i), _mm512_cvtepi32_epi16(r));
+    }
+    for (; i < n; i++) o[i] = cl_f32_to_bf16(x[i]);
+}
+#endif
+
 /* ---- legacy 32-value blocks: acc += cvt(int dot) * (d_w * d_a); mins via a.s ----
  * Blocks alternate between two accumulator sets so consecutive blocks' FMAs do not
  * wait on each other (with one activation row the FMA latency would bound the loop). */
@@ -210,7 +277,7 @@ DOT_FN(q8_0)
  * nibbles, Q6_K 6-bit values) take this path; Q8_0 (+128) needs VNNI. */
 INLINE __m256i dot4_acc(__m256i acc, __m256i u, __m256i s) {
 #ifdef CL_X86_VNNI
-    return _mm256_dpbusd_epi32(acc, u, s);
+    return dpbusd(acc, u, s);
 #else
     return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
 #endif
@@ -334,7 +401,7 @@ GEMM8_FN(q8_0)
 
 /* 16 rows for K-quants and legacy types: AVX-512VL's 32 registers hold 4 activation
  * rows' accumulators for two groups of 8 rows, AVX2's 16 two. */
-#ifdef CL_X86_VNNI
+#ifdef CL_X86_REG32
 #define GEMM16_R 4
 #else
 #define GEMM16_R 2
@@ -422,7 +489,7 @@ GEMMX_FNS(q8_0)
 /* acc + pairwise int16 products summed per 32-bit lane. */
 INLINE __m256i dot2_i16_acc(__m256i acc, __m256i x, __m256i y) {
 #ifdef CL_X86_VNNI
-    return _mm256_dpwssd_epi32(acc, x, y);
+    return dpwssd(acc, x, y);
 #else
     return _mm256_add_epi32(acc, _mm256_madd_epi16(x, y));
 #endif
@@ -620,7 +687,7 @@ INLINE void q6k_unpack4(const uint8_t *q, __m256i *v) {
     v[1] = _mm256_and_si256(x1, m6);
     v[2] = _mm256_and_si256(x2, m6);
     __m256i t = _mm256_srli_epi16(_mm256_and_si256(x0, top), 2);
-#ifdef CL_X86_VNNI
+#ifdef CL_X86_REG32
     /* a | (b & c) */
     t = _mm256_srli_epi16(_mm256_ternarylogic_epi32(t, x1, top, 0xF8), 2);
     v[3] = _mm256_srli_epi16(_mm256_ternarylogic_epi32(t, x2, top, 0xF8), 2);
@@ -634,7 +701,7 @@ INLINE void q6k_unpack4(const uint8_t *q, __m256i *v) {
  * plus R sums, so AVX-512VL's 32 registers take 4 rows and AVX2's 16 take 2. (Two
  * groups of 8 rows x 2 activation rows, as Q4_K does, measured slower: 94 vs 103 G
  * MAC/s per core at 64 tokens.) */
-#ifdef CL_X86_VNNI
+#ifdef CL_X86_REG32
 #define Q6K_R 4
 #else
 #define Q6K_R 2
@@ -926,7 +993,8 @@ INLINE void round32(const float *x, float s, int lo, int8_t *q, int *half) {
     half[1] = _mm_cvtsi128_si32(_mm256_extracti128_si256(h, 1));
 }
 
-static void quantize_q8(const float *x, cl_block_q8 *y, int64_t n) {
+static void quantize_q8(const float *x, void *out, int64_t n) {
+    cl_block_q8 *y = out;
     const __m256 sign = _mm256_set1_ps(-0.0f);
     for (int64_t i = 0; i < n / CL_QK; i++, x += CL_QK) {
         __m256 m = _mm256_setzero_ps();
@@ -940,7 +1008,8 @@ static void quantize_q8(const float *x, cl_block_q8 *y, int64_t n) {
     }
 }
 
-static void quantize_q8k(const float *x, cl_block_q8 *y, int64_t n) {
+static void quantize_q8k(const float *x, void *out, int64_t n) {
+    cl_block_q8 *y = out;
     const __m256 sign = _mm256_set1_ps(-0.0f);
     for (int64_t i = 0; i < n / CL_QK_K; i++, x += CL_QK_K, y += CL_QK_K / CL_QK) {
         __m256 m = _mm256_setzero_ps();
@@ -981,63 +1050,42 @@ static void axpy_f16(int64_t n, int nr, const float *a, const cl_f16 *x, float *
         for (int r = 0; r < nr; r++) y[r * n + i] += a[r] * _cvtsh_ss(x[i]);
 }
 
-static cl_kernels table;
-
-static void build(void) {
-    table = *cl_kernels_generic();
-    table.isa = CL_X86_NAME;
-    table.axpy_f16 = axpy_f16;
-    table.quantize[CL_ACT_Q8] = quantize_q8;
-    table.quantize[CL_ACT_Q8K] = quantize_q8k;
-    table.dot[CL_TYPE_F32] = dot_f32;
-    table.dot[CL_TYPE_F16] = dot_f16;
-    table.dot[CL_TYPE_BF16] = dot_bf16;
-    table.dot[CL_TYPE_Q4_0] = dot_q4_0;
-    table.dot[CL_TYPE_Q4_1] = dot_q4_1;
-    table.dot[CL_TYPE_Q5_0] = dot_q5_0;
-    table.dot[CL_TYPE_Q5_1] = dot_q5_1;
-    table.dot[CL_TYPE_Q8_0] = dot_q8_0;
-    table.dot[CL_TYPE_Q2_K] = dot_q2_K;
-    table.dot[CL_TYPE_Q3_K] = dot_q3_K;
-    table.dot[CL_TYPE_Q4_K] = dot_q4_K;
-    table.dot[CL_TYPE_Q5_K] = dot_q5_K;
-    table.dot[CL_TYPE_Q6_K] = dot_q6_K;
+void CL_FILL(cl_kernels *k) {
+    k->axpy_f16 = axpy_f16;
+    k->quantize[CL_ACT_Q8] = quantize_q8;
+    k->quantize[CL_ACT_Q8K] = quantize_q8k;
+    k->dot[CL_TYPE_F32] = dot_f32;
+    k->dot[CL_TYPE_F16] = dot_f16;
+    k->dot[CL_TYPE_BF16] = dot_bf16;
+    k->dot[CL_TYPE_Q4_0] = dot_q4_0;
+    k->dot[CL_TYPE_Q4_1] = dot_q4_1;
+    k->dot[CL_TYPE_Q5_0] = dot_q5_0;
+    k->dot[CL_TYPE_Q5_1] = dot_q5_1;
+    k->dot[CL_TYPE_Q8_0] = dot_q8_0;
+    k->dot[CL_TYPE_Q2_K] = dot_q2_K;
+    k->dot[CL_TYPE_Q3_K] = dot_q3_K;
+    k->dot[CL_TYPE_Q4_K] = dot_q4_K;
+    k->dot[CL_TYPE_Q5_K] = dot_q5_K;
+    k->dot[CL_TYPE_Q6_K] = dot_q6_K;
     /* bench/matmul_bench, one Zen 4 core, one activation row: x8 blocks Q4_0 42, Q8_0
      * 62, Q4_K 47 GB/s of weights from cache (a 4096 x 1024 matrix); Q6_K x8 46 from
      * cache and 30 from memory (its one-row dot on stored rows 28 and 27), and 64-token
      * prompts 104 vs 62 G MAC/s on stored rows, so Q6_K is repacked too. */
-    table.gemm8[CL_TYPE_Q4_0] = gemm8_q4_0;
-    table.gemm8[CL_TYPE_Q4_K] = gemm8_q4_K;
-    table.gemm8x[CL_TYPE_Q4_0] = gemm8x_q4_0;
-    table.gemm8x[CL_TYPE_Q4_K] = gemm8x_q4_K;
-    table.gemm8x[CL_TYPE_Q6_K] = gemm8x_q6_K;
-    table.gemm16x[CL_TYPE_Q4_0] = gemm16x_q4_0;
-    table.gemm16x[CL_TYPE_Q4_K] = gemm16x_q4_K;
-#ifdef CL_X86_VNNI
-    table.gemm8[CL_TYPE_Q8_0] = gemm8_q8_0;
-    table.gemm8x[CL_TYPE_Q8_0] = gemm8x_q8_0;
-    table.gemm16x[CL_TYPE_Q8_0] = gemm16x_q8_0;
+    k->gemm8[CL_TYPE_Q4_0] = gemm8_q4_0;
+    k->gemm8[CL_TYPE_Q4_K] = gemm8_q4_K;
+    k->gemm8x[CL_TYPE_Q4_0] = gemm8x_q4_0;
+    k->gemm8x[CL_TYPE_Q4_K] = gemm8x_q4_K;
+    k->gemm8x[CL_TYPE_Q6_K] = gemm8x_q6_K;
+    k->gemm16x[CL_TYPE_Q4_0] = gemm16x_q4_0;
+    k->gemm16x[CL_TYPE_Q4_K] = gemm16x_q4_K;
+#ifdef __AVX512BF16__
+    k->act[CL_TYPE_BF16] = CL_ACT_BF16;
+    k->quantize[CL_ACT_BF16] = quantize_bf16;
+    k->dot[CL_TYPE_BF16] = dot_bf16x;
 #endif
-}
-
-static int cpu_ok(void) {
-    __builtin_cpu_init();
 #ifdef CL_X86_VNNI
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("avx512f") &&
-           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni") &&
-           __builtin_cpu_supports("avx512bf16");
-#else
-    /* F16C by CPUID: older compilers' __builtin_cpu_supports does not know the name. */
-    unsigned a, b, c, d;
-    int f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
+    k->gemm8[CL_TYPE_Q8_0] = gemm8_q8_0;
+    k->gemm8x[CL_TYPE_Q8_0] = gemm8x_q8_0;
+    k->gemm16x[CL_TYPE_Q8_0] = gemm16x_q8_0;
 #endif
-}
-
-const cl_kernels *CL_X86_EXPORT(void) {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    if (!cpu_ok()) return NULL;
-    pthread_once(&once, build);
-    return &table;
 }

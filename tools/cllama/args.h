@@ -35,8 +35,8 @@ void str_copy(char *dst, size_t n, const char *src);
 char *read_file(const char *path, size_t *len);
 
 /* Model params for the CLI: the library's defaults with the documented environment
- * overrides applied (CLLAMA_ISA=generic|avx2|avx512|neon|neon-dotprod forces a kernel
- * set; CLLAMA_REPACK=0 keeps every weight in the file mapping). */
+ * overrides applied (CLLAMA_ISA=NAME forces a kernel set of
+ * src/kernels/sets.def, or generic; CLLAMA_REPACK=0 keeps every weight in the file mapping). */
 cllama_model_params cli_model_params(void);
 
 /* The model of a command that runs across MPI ranks (dist.h): this process's layers of

@@ -344,4 +344,10 @@ void bench_print_summary(FILE *f, const bench_row *rows, int n) {
                      s[i].first->threads == 1 ? "" : "s");
         fprintf(f, "| %s | %s | %s | %s | %s |\n", model, s[i].first->quant, pp, tg, mem);
     }
+    /* where the figures come from: the CPU and the kernel set that ran (rows that did
+     * not fit ran none) */
+    const char *kernels = NULL;
+    for (int i = 0; i < n && !kernels; i++)
+        if (rows[i].kernels[0]) kernels = rows[i].kernels;
+    if (n) fprintf(f, "\n%s; kernels: %s\n", rows[0].cpu_info[0] ? rows[0].cpu_info : "unknown CPU", kernels ? kernels : "none ran");
 }
