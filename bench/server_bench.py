@@ -3,10 +3,15 @@
 streaming clients: `cllama serve` and, for comparison, llama.cpp's `llama-server` on
 the same file, threads, context and --parallel.
 
-usage: server_bench.py --model FILE [--cllama BIN] [--llama-server BIN] [--threads 2]
+usage: server_bench.py --model FILE [--cllama BIN[,BIN]] [--llama-server BIN] [--threads 2]
                        [--parallel 8] [--ctx 4096] [--clients 1,4,8] [--tokens 32] [--rounds 2]
+                       [--mpi N] [--prompt-tokens 16]
 
-Each client streams /v1/completions requests (a distinct prompt of 16 token ids, so a
+--cllama with two builds compares them (e.g. before and after a change); --mpi N runs
+each cllama server under `mpirun -np N` on this machine (loopback, --oversubscribe),
+the layers split across N ranks with --threads each.
+
+Each client streams /v1/completions requests (a distinct prompt of --prompt-tokens ids, so a
 synthetic model's placeholder vocabulary costs the same as a real one; max_tokens
 --tokens, ignore_eos so every request generates exactly that many, greedy)
 one after another for --rounds rounds; aggregate t/s = all completion tokens / the wall
@@ -24,8 +29,12 @@ def free_port():
     return p
 
 
+MPI_ENV = dict(os.environ, OMPI_MCA_btl="self,vader,tcp", OMPI_MCA_btl_tcp_if_include="lo",
+               OMPI_MCA_oob_tcp_if_include="lo", OMPI_MCA_mpi_yield_when_idle="1")
+
+
 def start(cmd, port):
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=MPI_ENV)
     end = time.time() + 600
     while time.time() < end:
         try:
@@ -59,11 +68,11 @@ def stream(port, prompt, n):
     return tokens if tokens is not None else chunks
 
 
-def run(port, clients, rounds, n):
+def run(port, clients, rounds, n, prompt_tokens=16):
     def client(i):
         total = 0
         for r in range(rounds):
-            prompt = [1] + [300 + (i * 7919 + r * 104729 + k * 31) % 20000 for k in range(15)]
+            prompt = [1] + [300 + (i * 7919 + r * 104729 + k * 31) % 20000 for k in range(prompt_tokens - 1)]
             total += stream(port, prompt, n)
         return total
 
@@ -84,9 +93,17 @@ def main():
     ap.add_argument("--clients", default="1,4,8")
     ap.add_argument("--tokens", type=int, default=32)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--mpi", type=int, default=0)
+    ap.add_argument("--prompt-tokens", type=int, default=16)
     a = ap.parse_args()
-    servers = [("cllama serve", lambda port: [a.cllama, "serve", "-m", a.model, "--port", str(port), "-t", str(a.threads),
-                                             "--parallel", str(a.parallel), "--ctx", str(a.ctx)])]
+    mpi = ["mpirun", "--oversubscribe", "-np", str(a.mpi)] + (["--allow-run-as-root"] if os.geteuid() == 0 else []) \
+        if a.mpi > 1 else []
+    builds = a.cllama.split(",")
+
+    def cllama_cmd(b):
+        return lambda port: mpi + [b, "serve", "-m", a.model, "--port", str(port), "-t", str(a.threads), "--parallel",
+                                   str(a.parallel), "--ctx", str(a.ctx)]
+    servers = [("cllama serve" + (f" ({b})" if len(builds) > 1 else ""), cllama_cmd(b)) for b in builds]
     if a.llama_server:
         servers.append(("llama-server", lambda port: [a.llama_server, "-m", a.model, "--port", str(port), "--host",
                                                       "127.0.0.1", "-t", str(a.threads), "-tb", str(a.threads), "-np",
@@ -99,15 +116,15 @@ def main():
         try:
             stream(port, [1, 500, 600, 700], 4)
             for c in clients:
-                tok, secs = run(port, c, a.rounds, a.tokens)
+                tok, secs = run(port, c, a.rounds, a.tokens, a.prompt_tokens)
                 rows.setdefault(c, {})[name] = tok / secs
                 print(f"{name}: {c} clients: {tok} tokens in {secs:.1f} s = {tok / secs:.2f} t/s", file=sys.stderr, flush=True)
         finally:
             p.send_signal(signal.SIGTERM)
             p.wait(timeout=60)
     names = [s[0] for s in servers]
-    print(f"\n{os.path.basename(a.model)}, {a.threads} threads, --parallel {a.parallel}, ctx {a.ctx}, {a.tokens} tokens "
-          f"per request, {a.rounds} requests per client\n")
+    print(f"\n{os.path.basename(a.model)}, {a.threads} threads{f' x {a.mpi} MPI ranks' if mpi else ''}, --parallel {a.parallel}, ctx {a.ctx}, {a.tokens} tokens "
+          f"per request after a {a.prompt_tokens}-token prompt, {a.rounds} requests per client\n")
     print("| streaming clients | " + " | ".join(f"{n} aggregate t/s" for n in names) +
           (" | ratio |" if len(names) == 2 else " |"))
     print("|---:|" + "---:|" * len(names) + ("---:|" if len(names) == 2 else ""))

@@ -209,7 +209,8 @@ typedef struct {
      * 4096). Each evaluated token holds one cell until its sequence drops it. */
     int n_ctx;
     int n_seq_max;  /* sequence ids 0 .. n_seq_max-1 (1..64; 0: 1) */
-    int n_batch;    /* tokens per forward pass; longer batches run in several (0: 512) */
+    int n_batch;    /* tokens per forward pass; longer batches run in several (0: 512,
+                     * 64 with a pipe: the micro-batches that flow through the stages) */
     int n_threads;  /* threads of the context's own pool when threadpool is NULL (0: default) */
     cllama_threadpool *threadpool; /* a shared pool (not owned; must outlive the context) */
     /* Evaluate layers [layer_begin, layer_end) only (0, 0: all the model loaded). A
@@ -267,12 +268,37 @@ typedef struct {
  * if the abort callback stopped it: the cache is then as before the call and the
  * context stays usable. Outputs of an earlier call are replaced. */
 int cllama_decode(cllama_context *ctx, const cllama_batch *batch);
+/* The same in two halves, so that a pipeline's stages work on several batches at once
+ * (a server's groups of sequences: while the later stages evaluate one group's step,
+ * stage 0 evaluates the next group's). cllama_decode_submit evaluates stage 0's
+ * layers and sends the batch down; cllama_decode_collect waits for the oldest batch
+ * submitted, whose outputs then read as after cllama_decode (until the next submit,
+ * decode or collect). Up to cllama_context_max_inflight(ctx) batches may be in flight,
+ * and no two of them may share a sequence; cllama_decode fails while any is, and KV
+ * operations must leave the sequences in flight alone until collected. On a context that is not a pipeline's
+ * stage 0 the limit is 1 and submit evaluates the whole batch. A submit that fails
+ * needs no collect (batches submitted before it still do). */
+int cllama_decode_submit(cllama_context *ctx, const cllama_batch *batch);
+int cllama_decode_collect(cllama_context *ctx);
+/* Batches in flight at most: the pipeline's stages (capped at 8), 1 without one. */
+int cllama_context_max_inflight(const cllama_context *ctx);
 /* Outputs of the last successful cllama_decode, for batch entry i (negative: counted
  * from the end of the batch); NULL if that entry's output was not kept. Logits:
  * n_vocab floats. Embeddings: n_embd floats, the hidden state leaving layer_end - 1
  * (after output_norm when layer_end is the last layer and params.embeddings is set). */
 float *cllama_get_logits(cllama_context *ctx, int i);
 float *cllama_get_embeddings(cllama_context *ctx, int i);
+/* Sampling inside cllama_decode. With a sampler set for sequence `seq` (NULL: none
+ * again), every output entry of that sequence gets its next token picked in
+ * cllama_decode, as cllama_sampler_sample(smp, that entry's logits) would pick it (the
+ * sampler's random state advances; cllama_sampler_accept stays the caller's), and
+ * cllama_get_token returns it. This is where a pipeline samples: on its last stage,
+ * which sends back the token instead of n_vocab logits (cllama_get_logits is then NULL
+ * for such entries on stage 0). The sampler must stay alive while it is set. */
+int cllama_set_sampler(cllama_context *ctx, int seq, cllama_sampler *smp);
+/* The token cllama_decode sampled for batch entry i (negative: from the end), -1 if
+ * that entry's sequence had no sampler or its output was not kept. */
+int32_t cllama_get_token(cllama_context *ctx, int i);
 
 /* KV cache per sequence. seq < 0 means every sequence; p1 < 0 means to the end. */
 /* Drops positions [p0, p1) of `seq` (undo, edit, trim); cells no sequence holds are freed. */
@@ -310,6 +336,10 @@ typedef struct cllama_pipe {
     int (*send)(void *data, int to, const void *buf, size_t n);
     int (*recv)(void *data, int from, void *buf, size_t n);
     void *data;
+    /* Optional (NULL: none): called between layers on every stage, so a transport
+     * whose send only starts a transfer (MPI's rendezvous needs both sides to call in)
+     * can move it on while the stage computes, instead of holding up the next stage. */
+    void (*progress)(void *data);
 } cllama_pipe;
 
 /* Stages 1..n-1: serves the contexts stage 0 creates, with `model` (this stage's

@@ -7,9 +7,14 @@
 #include <string.h>
 
 #include "error.h"
+#include "sampler.h"
 #include "matmul.h"
 
 #define DEFAULT_BATCH 512
+/* Stage 0 of a pipeline: micro-batches of 64 tokens, so the later stages start on a
+ * prompt after 64 of its tokens, not after all of it; the matmuls lose nothing (they
+ * reread the weights every 64 rows anyway: TOK_CHUNK in matmul.c). */
+#define DEFAULT_PIPE_BATCH 64
 #define DEFAULT_CTX_CAP 4096
 #define MAX_CTX (1 << 22)
 #define MAX_POS (1 << 30)
@@ -34,7 +39,7 @@ static int derive(const cl_hparams *hp, const cllama_context_params *p, int mode
         return cl_err(CLLAMA_E_INVALID, "thread count %d out of range (1 to 1024)", p->n_threads);
     d->n_ctx = p->n_ctx ? p->n_ctx : hp->n_ctx_train < DEFAULT_CTX_CAP ? hp->n_ctx_train : DEFAULT_CTX_CAP;
     d->n_seq = p->n_seq_max ? p->n_seq_max : 1;
-    d->n_batch = p->n_batch ? p->n_batch : DEFAULT_BATCH;
+    d->n_batch = p->n_batch ? p->n_batch : p->pipe ? DEFAULT_PIPE_BATCH : DEFAULT_BATCH;
     if (d->n_batch > d->n_ctx) d->n_batch = d->n_ctx;
     d->n_threads = p->threadpool ? cl_pool_size(p->threadpool) : p->n_threads ? p->n_threads : cl_default_threads();
     int b = p->layer_begin, e = p->layer_begin || p->layer_end ? p->layer_end : model_layers;
@@ -58,11 +63,13 @@ uint64_t cllama_context_bytes(const cllama_hparams *hp, const cllama_context_par
 
 void cllama_context_free(cllama_context *c) {
     if (!c) return;
+    while (c->fl_n && cllama_decode_collect(c) != CLLAMA_E_IO) {} /* every answer read before the stages free theirs */
     if (c->piped) cl_pipe_close(c);
     if (c->own_pool) cl_pool_free(c->pool);
     void *bufs[] = {c->cells, c->k_cache, c->v_cache, c->ub_pos, c->ub_seq, c->ub_cell, c->tiles, c->x, c->xb, c->q,
                     c->k,     c->v,       c->att,     c->hb,     c->hb2,    c->scores,  c->att_q, c->att_o, c->vis, c->vis_first,
-                    c->inv_freq, c->act,  c->logits,  c->embd,   c->out_row, c->pipe_buf};
+                    c->inv_freq, c->act,  c->logits,  c->embd,   c->out_row, c->pipe_buf,
+                    c->token, c->samplers, c->sample_buf, c->pipe_smp};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
     free(c);
 }
@@ -140,7 +147,9 @@ int cllama_context_init(cllama_model *m, const cllama_context_params *params, cl
     c->vis_first = malloc(T * C * sizeof(int32_t));
     c->inv_freq = alloc64((size_t)hp->head_dim / 2 * sizeof(float));
     c->act = alloc64(cl_matmul_scratch((int64_t)cl_max_in(hp), (int)B));
-    if (!c->cells || !c->k_cache || !c->v_cache || !c->ub_pos || !c->ub_seq || !c->ub_cell || !c->tiles || !c->x ||
+    c->samplers = calloc((size_t)d.n_seq, sizeof *c->samplers);
+    c->sample_buf = malloc((size_t)hp->n_vocab * sizeof(float));
+    if (!c->samplers || !c->sample_buf || !c->cells || !c->k_cache || !c->v_cache || !c->ub_pos || !c->ub_seq || !c->ub_cell || !c->tiles || !c->x ||
         !c->xb || !c->q || !c->k || !c->v || !c->att || !c->hb || !c->hb2 || !c->scores || !c->att_q || !c->att_o ||
         !c->vis || !c->vis_first || !c->inv_freq || !c->act) {
         cllama_context_free(c);
@@ -157,6 +166,7 @@ int cllama_context_init(cllama_model *m, const cllama_context_params *params, cl
            d.n_ctx, d.n_seq, lb, le, 2.0 * kv / 1048576.0, d.n_threads, c->own_pool ? "" : " (shared pool)");
     if (pp) {
         c->pipe = *pp;
+        c->progress = pp->progress, c->progress_data = pp->data;
         c->pipe_threads = params->n_threads;
         if ((rc = cl_pipe_open(c))) { /* a later stage could not make its context */
             cllama_context_free(c);
@@ -286,29 +296,37 @@ static int check_batch(const cllama_context *c, const cllama_batch *b, int32_t *
     return 0;
 }
 
+/* Room for n_out rows of logits in c->logits. */
+static int logits_room(cllama_context *c, int n_out) {
+    if ((size_t)n_out <= c->logits_cap) return 0;
+    float *l = realloc(c->logits, (size_t)n_out * c->m->hp.n_vocab * sizeof *l);
+    if (!l) return cl_err(CLLAMA_E_NOMEM, "out of memory for the logits of %d tokens", n_out);
+    c->logits = l;
+    c->logits_cap = (size_t)n_out;
+    return 0;
+}
+
 /* Output rows for the batch: out_row[i], and room for them in the logits and
  * embeddings buffers. */
 static int prepare_outputs(cllama_context *c, const cllama_batch *b, int logits_external) {
     int n = b->n_tokens, n_out = 0;
     if (n > c->out_cap) {
-        int32_t *r = realloc(c->out_row, (size_t)n * sizeof *r);
-        if (!r) return cl_err(CLLAMA_E_NOMEM, "out of memory");
-        c->out_row = r;
+        int32_t *r = realloc(c->out_row, (size_t)n * sizeof *r), *t = r ? realloc(c->token, (size_t)n * sizeof *t) : NULL;
+        if (r) c->out_row = r;
+        if (!t) return cl_err(CLLAMA_E_NOMEM, "out of memory");
+        c->token = t;
         c->out_cap = n;
     }
     for (int i = 0; i < n; i++) {
         int keep = b->output ? b->output[i] != 0 : i == n - 1;
         c->out_row[i] = keep ? n_out++ : -1;
+        c->token[i] = -1;
     }
     c->out_n = n;
     const cl_hparams *hp = &c->m->hp;
     int last = c->layer_end == hp->n_layer || c->piped; /* stage 0 receives the last stage's logits */
-    if (last && !logits_external && (size_t)n_out > c->logits_cap) {
-        float *l = realloc(c->logits, (size_t)n_out * hp->n_vocab * sizeof *l);
-        if (!l) return cl_err(CLLAMA_E_NOMEM, "out of memory for the logits of %d tokens", n_out);
-        c->logits = l;
-        c->logits_cap = (size_t)n_out;
-    }
+    int rc = last && !logits_external ? logits_room(c, n_out) : 0;
+    if (rc) return rc;
     if ((!last || c->embeddings) && (size_t)n_out > c->embd_cap) {
         float *e = realloc(c->embd, (size_t)n_out * hp->n_embd * sizeof *e);
         if (!e) return cl_err(CLLAMA_E_NOMEM, "out of memory for the hidden states of %d tokens", n_out);
@@ -352,7 +370,7 @@ static void release(cllama_context *c, const int32_t *cells, int n) {
 static void pipe_rollback(cllama_context *c, const int32_t *pos, const int32_t *seq, int n, int unfinished) {
     char keep[256];
     snprintf(keep, sizeof keep, "%s", cllama_last_error());
-    if (unfinished && !cl_pipe_send_ub(c, 0, NULL, NULL, NULL, NULL, 1)) cl_pipe_finish(c, NULL, 0);
+    if (unfinished && !cl_pipe_send_ub(c, 0, NULL, NULL, NULL, NULL, 1)) cl_pipe_finish(c, NULL, NULL, NULL, 0);
     int32_t first[CL_MAX_SEQ];
     for (int s = 0; s < CL_MAX_SEQ; s++) first[s] = -1;
     for (int i = 0; i < n; i++)
@@ -362,13 +380,28 @@ static void pipe_rollback(cllama_context *c, const int32_t *pos, const int32_t *
     cl_err(CLLAMA_E_INVALID, "%s", keep); /* the code is the caller's; only the message matters */
 }
 
-/* cllama_decode, with the logits rows going to `logits` when it is non-NULL. */
-static int decode(cllama_context *c, const cllama_batch *b, float *logits) {
+static void inflight_free(cl_inflight *f) {
+    free(f->pos);
+    free(f->seq);
+    free(f->taken);
+    free(f->out_flags);
+    free(f->out_row);
+    memset(f, 0, sizeof *f);
+}
+
+/* Stage 0's part of a batch: its layers over every micro-batch, each sent down as soon
+ * as it is ready (piped: *f then holds what reading the answer needs), or the whole
+ * evaluation with its outputs kept (logits rows to `logits` when it is non-NULL) and
+ * sampled. A piped batch that fails after micro-batches went down while other batches
+ * are in flight is closed on the later stages and returned in *f as failed (its
+ * answer comes after theirs); with none in flight it is rolled back at once. */
+static int submit(cllama_context *c, const cllama_batch *b, float *logits, cl_inflight *f) {
+    memset(f, 0, sizeof *f);
     if (!c || !b) return cl_err(CLLAMA_E_INVALID, "cllama_decode: invalid arguments");
     int n = b->n_tokens;
     if (n <= 0) return cl_err(CLLAMA_E_INVALID, "cllama_decode: no tokens to evaluate");
     int32_t *pos = malloc((size_t)n * sizeof *pos), *seq = malloc((size_t)n * sizeof *seq);
-    int32_t *taken = malloc((size_t)n * sizeof *taken), *out_flags = NULL;
+    int32_t *taken = malloc((size_t)n * sizeof *taken), *out_flags = NULL, *out_row = NULL;
     int rc = CLLAMA_E_NOMEM;
     if (!pos || !seq || !taken) {
         cl_err(rc, "out of memory");
@@ -376,13 +409,18 @@ static int decode(cllama_context *c, const cllama_batch *b, float *logits) {
     }
     if ((rc = check_batch(c, b, pos, seq)) || (rc = prepare_outputs(c, b, logits != NULL))) goto done;
     if (!logits) logits = c->logits;
-    int E = c->m->hp.n_embd, cursor = 0, sent = 0, n_out = 0;
-    if (c->piped) { /* whether each entry's logits come back, as the later stages read it */
-        if (!(out_flags = malloc((size_t)n * sizeof *out_flags))) {
+    int E = c->m->hp.n_embd, cursor = 0, sent = 0;
+    if (c->piped) { /* what comes back for each entry, as the later stages read it */
+        out_flags = malloc((size_t)n * sizeof *out_flags);
+        out_row = malloc((size_t)n * sizeof *out_row);
+        if (!out_flags || !out_row) {
             rc = cl_err(CLLAMA_E_NOMEM, "out of memory");
             goto done;
         }
-        for (int i = 0; i < n; i++) n_out += out_flags[i] = c->out_row[i] >= 0;
+        memcpy(out_row, c->out_row, (size_t)n * sizeof *out_row);
+        for (int i = 0; i < n; i++)
+            out_flags[i] = c->out_row[i] < 0 ? CL_PIPE_OUT_NONE : c->samplers[seq[i]] ? CL_PIPE_OUT_TOKEN : CL_PIPE_OUT_LOGITS;
+        if ((rc = cl_pipe_pack_samplers(c, seq, out_flags, n))) goto done;
     }
     for (int done = 0; done < n;) {
         int B = n - done < c->n_batch ? n - done : c->n_batch;
@@ -404,28 +442,163 @@ static int decode(cllama_context *c, const cllama_batch *b, float *logits) {
         if (rc) {
             release(c, taken, done + B);
             c->out_n = 0;
+            if (sent && rc != CLLAMA_E_IO && c->fl_n) { /* the answers of earlier batches come first */
+                char keep[256];
+                snprintf(keep, sizeof keep, "%s", cllama_last_error());
+                if (cl_pipe_send_ub(c, 0, NULL, NULL, NULL, NULL, 1)) goto done;
+                *f = (cl_inflight){n, 1, pos, seq, taken, out_flags, out_row};
+                cl_err(rc, "%s", keep);
+                return rc;
+            }
             if (sent && rc != CLLAMA_E_IO) pipe_rollback(c, pos, seq, n, 1);
             goto done;
         }
         if (!c->piped) keep_outputs(c, done, B, logits);
         done += B;
     }
-    if (c->piped && (rc = cl_pipe_finish(c, logits, n_out))) { /* a later stage failed */
-        release(c, taken, n);
-        c->out_n = 0;
-        if (rc != CLLAMA_E_IO) pipe_rollback(c, pos, seq, n, 0);
-        goto done;
+    if (c->piped) {
+        *f = (cl_inflight){n, 0, pos, seq, taken, out_flags, out_row};
+        return 0;
+    }
+    for (int i = 0; i < n; i++) { /* sampling where the logits are */
+        cllama_sampler *smp = c->out_row[i] >= 0 ? c->samplers[seq[i]] : NULL;
+        if (!smp) continue;
+        memcpy(c->sample_buf, logits + (size_t)c->out_row[i] * c->m->hp.n_vocab, (size_t)c->m->hp.n_vocab * sizeof(float));
+        c->token[i] = cllama_sampler_sample(smp, c->sample_buf);
     }
     if (logits != c->logits) c->out_n = 0; /* the rows went to the caller's buffer */
+    rc = 0;
 done:
     free(pos);
     free(seq);
     free(taken);
     free(out_flags);
+    free(out_row);
     return rc;
 }
 
+static cl_inflight inflight_pop(cllama_context *c) {
+    cl_inflight f = c->fl[c->fl_head];
+    memset(&c->fl[c->fl_head], 0, sizeof f);
+    c->fl_head = (c->fl_head + 1) % CL_MAX_INFLIGHT;
+    c->fl_n--;
+    return f;
+}
+
+/* The failed batches at the front of the queue: their answers (the failure each was
+ * closed with) read and their positions rolled back on every stage. 0, or
+ * CLLAMA_E_IO when the transport broke; the last error message is kept. */
+static int drain_failed(cllama_context *c) {
+    while (c->fl_n && c->fl[c->fl_head].failed) {
+        cl_inflight f = inflight_pop(c);
+        char keep[256];
+        snprintf(keep, sizeof keep, "%s", cllama_last_error());
+        int rc = cl_pipe_finish(c, NULL, NULL, NULL, 0);
+        if (rc != CLLAMA_E_IO) pipe_rollback(c, f.pos, f.seq, f.n, 0);
+        inflight_free(&f);
+        if (rc == CLLAMA_E_IO) return rc;
+        cl_err(CLLAMA_E_INVALID, "%s", keep);
+    }
+    return 0;
+}
+
+/* Reads the answer of the oldest batch in flight (after those of failed ones, which
+ * are rolled back): its outputs become the context's. */
+static int collect(cllama_context *c, float *logits) {
+    {
+        int rc = drain_failed(c);
+        if (rc) return rc;
+        if (!c->fl_n) return cl_err(CLLAMA_E_INVALID, "cllama_decode_collect: no batch in flight");
+        cl_inflight f = inflight_pop(c);
+        int n_out = 0;
+        if (f.n > c->out_cap) {
+            int32_t *r = realloc(c->out_row, (size_t)f.n * sizeof *r), *t = r ? realloc(c->token, (size_t)f.n * sizeof *t) : NULL;
+            if (r) c->out_row = r;
+            if (t) c->token = t, c->out_cap = f.n;
+            else rc = cl_err(CLLAMA_E_NOMEM, "out of memory");
+        }
+        if (!rc) {
+            memcpy(c->out_row, f.out_row, (size_t)f.n * sizeof *f.out_row);
+            for (int i = 0; i < f.n; i++) c->token[i] = -1, n_out += f.out_row[i] >= 0;
+            c->out_n = f.n;
+            if (!logits) rc = logits_room(c, n_out);
+        }
+        if (!rc) rc = cl_pipe_finish(c, logits ? logits : c->logits, f.seq, f.out_flags, f.n);
+        if (rc) { /* a later stage failed (or memory here): the batch leaves no trace */
+            release(c, f.taken, f.n);
+            c->out_n = 0;
+            if (rc != CLLAMA_E_IO) pipe_rollback(c, f.pos, f.seq, f.n, 0);
+        } else if (logits) {
+            c->out_n = 0; /* the rows went to the caller's buffer */
+        }
+        inflight_free(&f);
+        if (!rc) rc = drain_failed(c); /* a batch that failed after this one: its trace gone now */
+        return rc;
+    }
+}
+
+static void inflight_push(cllama_context *c, const cl_inflight *f) {
+    c->fl[(c->fl_head + c->fl_n) % CL_MAX_INFLIGHT] = *f;
+    c->fl_n++;
+}
+
+/* cllama_decode, with the logits rows going to `logits` when it is non-NULL. */
+static int decode(cllama_context *c, const cllama_batch *b, float *logits) {
+    if (c && drain_failed(c)) return CLLAMA_E_IO;
+    if (c && (c->fl_n || c->sync_pending))
+        return cl_err(CLLAMA_E_INVALID, "cllama_decode: a submitted batch is not collected yet");
+    cl_inflight f;
+    int rc = submit(c, b, logits, &f);
+    if (rc || !c->piped) return rc;
+    inflight_push(c, &f);
+    return collect(c, logits);
+}
+
 int cllama_decode(cllama_context *c, const cllama_batch *b) { return decode(c, b, NULL); }
+
+/* One batch per stage keeps every stage busy; more would only queue. */
+int cllama_context_max_inflight(const cllama_context *c) {
+    if (!c || !c->piped) return 1;
+    return c->pipe.n_stages < CL_MAX_INFLIGHT ? c->pipe.n_stages : CL_MAX_INFLIGHT;
+}
+
+int cllama_decode_submit(cllama_context *c, const cllama_batch *b) {
+    if (!c || !b) return cl_err(CLLAMA_E_INVALID, "cllama_decode_submit: invalid arguments");
+    if (!c->piped) {
+        if (c->sync_pending)
+            return cl_err(CLLAMA_E_INVALID, "cllama_decode_submit: one batch in flight at most on a context that is "
+                                            "not a pipeline's stage 0; collect it first");
+        int rc = decode(c, b, NULL);
+        c->sync_pending = !rc;
+        return rc;
+    }
+    if (c->fl_n >= cllama_context_max_inflight(c))
+        return cl_err(CLLAMA_E_RANGE, "cllama_decode_submit: %d batches in flight already", c->fl_n);
+    uint64_t busy = 0; /* sequences in flight */
+    for (int k = 0; k < c->fl_n; k++) {
+        const cl_inflight *g = &c->fl[(c->fl_head + k) % CL_MAX_INFLIGHT];
+        for (int i = 0; i < g->n; i++) busy |= 1ull << g->seq[i];
+    }
+    for (int i = 0; i < b->n_tokens; i++) {
+        int s = b->seq_id ? b->seq_id[i] : 0;
+        if (s >= 0 && s < CL_MAX_SEQ && (busy >> s & 1))
+            return cl_err(CLLAMA_E_INVALID, "cllama_decode_submit: sequence %d is in a batch in flight", s);
+    }
+    cl_inflight f;
+    int rc = submit(c, b, NULL, &f);
+    if (!rc || f.failed) inflight_push(c, &f);
+    return rc;
+}
+
+int cllama_decode_collect(cllama_context *c) {
+    if (!c) return cl_err(CLLAMA_E_INVALID, "cllama_decode_collect: invalid arguments");
+    if (!c->piped) {
+        if (!c->sync_pending) return cl_err(CLLAMA_E_INVALID, "cllama_decode_collect: no batch in flight");
+        c->sync_pending = 0;
+        return 0;
+    }
+    return collect(c, NULL);
+}
 
 static float *output_row(cllama_context *c, int i, const float *buf, int width) {
     if (!c || !buf) return NULL;
@@ -435,7 +608,25 @@ static float *output_row(cllama_context *c, int i, const float *buf, int width) 
 }
 
 float *cllama_get_logits(cllama_context *c, int i) {
-    return c && (c->layer_end == c->m->hp.n_layer || c->piped) ? output_row(c, i, c->logits, c->m->hp.n_vocab) : NULL;
+    if (!c || !(c->layer_end == c->m->hp.n_layer || c->piped)) return NULL;
+    if (c->piped && cllama_get_token(c, i) >= 0) return NULL; /* sampled on the last stage: no logits came */
+    return output_row(c, i, c->logits, c->m->hp.n_vocab);
+}
+
+int32_t cllama_get_token(cllama_context *c, int i) {
+    if (!c) return -1;
+    if (i < 0) i += c->out_n;
+    return i < 0 || i >= c->out_n ? -1 : c->token[i];
+}
+
+int cllama_set_sampler(cllama_context *c, int seq, cllama_sampler *smp) {
+    if (!c || seq < 0 || seq >= c->n_seq_max)
+        return cl_err(CLLAMA_E_INVALID, "cllama_set_sampler: sequence %d is not one of this context's", seq);
+    if (smp && cl_sampler_n_vocab(smp) != c->m->hp.n_vocab)
+        return cl_err(CLLAMA_E_INVALID, "cllama_set_sampler: the sampler is for %d tokens, the model has %d",
+                      cl_sampler_n_vocab(smp), c->m->hp.n_vocab);
+    c->samplers[seq] = smp;
+    return 0;
 }
 
 float *cllama_get_embeddings(cllama_context *c, int i) {

@@ -14,6 +14,15 @@
 #include "threads.h"
 
 #define CL_MAX_SEQ 64
+#define CL_MAX_INFLIGHT 8 /* batches of one pipelined context in flight at once, at most */
+
+/* A batch stage 0 sent down the pipeline whose answer is not read yet (arrays owned).
+ * failed: its submit failed after micro-batches went down; collecting it reads the
+ * failure and rolls its positions back on every stage. */
+typedef struct {
+    int n, failed;
+    int32_t *pos, *seq, *taken, *out_flags, *out_row; /* [n] */
+} cl_inflight;
 
 /* A KV cell: the K and V rows of one evaluated token, at one position, held by the
  * sequences whose bits are set (a prefix copied to another sequence shares its cells).
@@ -70,7 +79,10 @@ struct cllama_context {
     float *embd;     /* [n_out][E] */
     size_t logits_cap, embd_cap; /* rows allocated */
     int32_t *out_row; /* [out_n] row of batch entry i, -1 if not kept */
+    int32_t *token;   /* [out_n] token sampled for entry i (cllama_set_sampler), -1 if none */
     int out_n, out_cap;
+    cllama_sampler **samplers; /* [n_seq_max] NULL: that sequence's outputs are logits */
+    float *sample_buf; /* [V] a logits row the sampler may change */
 
     /* stage 0 of a pipeline (src/pipe.c): the later stages hold the rest of the layers */
     int piped;
@@ -79,6 +91,13 @@ struct cllama_context {
     int pipe_threads; /* params.n_threads as given (0: each stage's default) */
     void *pipe_buf;   /* a micro-batch's message */
     size_t pipe_cap;
+    void *pipe_smp;   /* the current call's sampler states for the last stage */
+    size_t pipe_smp_len, pipe_smp_cap;
+    void (*progress)(void *data); /* the pipeline transport's, between layers (any stage) */
+    void *progress_data;
+    cl_inflight fl[CL_MAX_INFLIGHT]; /* a ring, oldest at fl_head */
+    int fl_head, fl_n;
+    int sync_pending; /* not piped: a submitted batch (evaluated at once) not collected yet */
 };
 
 /* Pipeline messages from stage 0 (src/pipe.c). Each returns 0 or a CLLAMA_E_* code
@@ -87,13 +106,22 @@ struct cllama_context {
 int cl_pipe_open(cllama_context *c);
 /* Before free: the other stages free theirs. */
 void cl_pipe_close(cllama_context *c);
-/* Micro-batch [B] of the current call: positions, sequences, whether each entry's
- * logits are kept, and the hidden states [B][E] leaving this stage. last: the call's
- * final micro-batch (or, with B = 0, the end of an aborted call). */
+/* What comes back for a batch entry (out[] of cl_pipe_send_ub). */
+enum { CL_PIPE_OUT_NONE = 0, CL_PIPE_OUT_LOGITS = 1, CL_PIPE_OUT_TOKEN = 2 };
+/* The current call's entries [n] with out[i] == CL_PIPE_OUT_TOKEN: the samplers of
+ * their sequences (c->samplers) packed for the last stage, which samples there. Call
+ * before the first micro-batch (the last one's header carries the size, and the
+ * states follow it). */
+int cl_pipe_pack_samplers(cllama_context *c, const int32_t *seq, const int32_t *out, int n);
+/* Micro-batch [B] of the current call: positions, sequences, what comes back for each
+ * entry (CL_PIPE_OUT_*), and the hidden states [B][E] leaving this stage. last: the
+ * call's final micro-batch (or, with B = 0, the end of an aborted call). */
 int cl_pipe_send_ub(cllama_context *c, int B, const int32_t *pos, const int32_t *seq, const int32_t *out,
                     const float *x, int last);
-/* The end of a call: the last stage's status and n_out rows of logits into `logits`. */
-int cl_pipe_finish(cllama_context *c, float *logits, int n_out);
+/* The end of a call of n entries: the last stage's status, the logits rows of the CL_PIPE_OUT_LOGITS entries (into `logits` at their
+ * out_row) and the tokens of the CL_PIPE_OUT_TOKEN ones (into c->token; their
+ * samplers take the random state the last stage left) come back. */
+int cl_pipe_finish(cllama_context *c, float *logits, const int32_t *seq, const int32_t *out, int n);
 /* A KV operation on every other stage: rm (seq, p0, p1), cp (src, dst, p0, p1), clear. */
 enum { CL_PIPE_KV_RM = 1, CL_PIPE_KV_CP, CL_PIPE_KV_CLEAR };
 int cl_pipe_kv(cllama_context *c, int op, int a, int b, int p0, int p1);

@@ -272,6 +272,7 @@ int cl_forward(cllama_context *c, const int32_t *tokens, const float *embd, int 
     run_rows(c, ROW_NORM, B, 0, cl_vec(&m->layers[c->layer_begin].w[CL_ATTN_NORM]));
     for (int l = c->layer_begin; l < c->layer_end; l++) {
         if (c->abort_cb && c->abort_cb(c->abort_data)) return cl_err(CLLAMA_E_ABORTED, "evaluation aborted");
+        if (c->progress) c->progress(c->progress_data);
         const cl_layer *L = &m->layers[l];
         const cl_tensor *qkv[3] = {&L->w[CL_ATTN_Q], &L->w[CL_ATTN_K], &L->w[CL_ATTN_V]};
         float *qkv_out[3] = {c->q, c->k, c->v};

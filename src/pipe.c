@@ -7,8 +7,17 @@
  *   KV     rm / cp / clear on context `id`                         not answered
  *   UB     one micro-batch: header, then pos[B], seq[B], out[B]    answered after the
  *          (int32) and hidden states [B][E] (float32), unless      call's last one:
- *          the header carries a failure                            STATUS + logits
+ *          the header carries a failure                            STATUS, logits
+ *                                                                  rows, tokens
  *   END    serve returns                                           not answered
+ *
+ * out[i] says what comes back for entry i: nothing, its logits, or a token sampled on
+ * the last stage (CL_PIPE_OUT_*), so that generation returns 4 bytes per sequence
+ * instead of n_vocab floats. For those, the header of the call's last UB carries the
+ * size of the packed sampler states, which stage 0 sends straight to the last stage
+ * after that UB: records of (seq, bytes, cl_sampler_save state). The answer is then
+ * the tokens [n_tok] (int32, in entry order) and, per record, (seq, pad, rng[4]): the
+ * random state the sampling left, which stage 0's sampler takes over.
  *
  * A stage that fails keeps the chain in step: it passes the request on with its
  * status and message in the header and without the payload, and later stages only
@@ -21,9 +30,21 @@
 
 #include "context.h"
 #include "error.h"
+#include "sampler.h"
 
 enum { OP_CTX = 1, OP_FREE, OP_KV, OP_UB, OP_END, OP_STATUS };
 enum { F_LAST = 1 };
+#define MAX_SMP_BYTES (64u << 20) /* packed sampler states of one call: 64 samplers of 1M history */
+
+typedef struct {
+    int32_t seq;
+    uint32_t bytes;
+} smp_rec; /* then `bytes` of saved state */
+
+typedef struct {
+    int32_t seq, pad;
+    uint64_t rng[4];
+} rng_rec;
 
 #define MAX_CTX_IDS 16
 
@@ -74,13 +95,22 @@ int cl_pipe_kv(cllama_context *c, int op, int a, int b, int p0, int p1) {
     return send_to(&c->pipe, 1, &m, sizeof m);
 }
 
+/* After a call's last UB: its sampler states, straight to the last stage. */
+static int send_smp(cllama_context *c) {
+    size_t len = c->pipe_smp_len;
+    c->pipe_smp_len = 0;
+    return len ? send_to(&c->pipe, c->pipe.n_stages - 1, c->pipe_smp, len) : 0;
+}
+
 int cl_pipe_send_ub(cllama_context *c, int B, const int32_t *pos, const int32_t *seq, const int32_t *out,
                     const float *x, int last) {
     msg_t m = {.op = OP_UB, .id = c->pipe_id, .n = B, .flags = last ? F_LAST : 0};
+    m.a[0] = last ? (int32_t)c->pipe_smp_len : 0;
     const cllama_pipe *p = &c->pipe;
     if (!B) fail(&m, p, CLLAMA_E_ABORTED);
     size_t E = (size_t)c->m->hp.n_embd, need = (size_t)B * (12 + E * sizeof *x);
     int rc = send_to(p, 1, &m, sizeof m);
+    if (!rc && !B && last) rc = send_smp(c);
     if (rc || !B) return rc;
     /* one message, as the later stages receive and pass it on */
     if (need > c->pipe_cap) {
@@ -94,18 +124,82 @@ int cl_pipe_send_ub(cllama_context *c, int B, const int32_t *pos, const int32_t 
     memcpy(q + (size_t)B * 4, seq, (size_t)B * 4);
     memcpy(q + (size_t)B * 8, out, (size_t)B * 4);
     memcpy(q + (size_t)B * 12, x, (size_t)B * E * sizeof *x);
-    return send_to(p, 1, q, need);
+    rc = send_to(p, 1, q, need);
+    return !rc && last ? send_smp(c) : rc;
 }
 
-int cl_pipe_finish(cllama_context *c, float *logits, int n_out) {
+int cl_pipe_pack_samplers(cllama_context *c, const int32_t *seq, const int32_t *out, int n) {
+    uint64_t packed = 0; /* bit s: sequence s already has its record */
+    size_t len = 0;
+    c->pipe_smp_len = 0;
+    for (int pass = 0; pass < 2; pass++) { /* sizes, then the records */
+        packed = 0;
+        for (int i = 0; i < n; i++) {
+            if (out[i] != CL_PIPE_OUT_TOKEN || (packed >> seq[i] & 1)) continue;
+            packed |= 1ull << seq[i];
+            const cllama_sampler *smp = c->samplers[seq[i]];
+            smp_rec r = {seq[i], (uint32_t)cl_sampler_state_bytes(smp)};
+            if (pass) {
+                memcpy((char *)c->pipe_smp + c->pipe_smp_len, &r, sizeof r);
+                cl_sampler_save(smp, (char *)c->pipe_smp + c->pipe_smp_len + sizeof r);
+                c->pipe_smp_len += sizeof r + r.bytes;
+            } else {
+                len += sizeof r + r.bytes;
+            }
+        }
+        if (pass) break;
+        if (len > MAX_SMP_BYTES) return cl_err(CLLAMA_E_RANGE, "pipeline: %zu bytes of sampler state in one call", len);
+        if (len > c->pipe_smp_cap) {
+            void *nb = realloc(c->pipe_smp, len);
+            if (!nb) return cl_err(CLLAMA_E_NOMEM, "out of memory");
+            c->pipe_smp = nb;
+            c->pipe_smp_cap = len;
+        }
+    }
+    return 0;
+}
+
+int cl_pipe_finish(cllama_context *c, float *logits, const int32_t *seq, const int32_t *out, int n) {
     const cllama_pipe *p = &c->pipe;
+    int last = p->n_stages - 1, rc = 0;
     msg_t m;
-    int rc = recv_from(p, p->n_stages - 1, &m, sizeof m);
-    if (rc) return rc;
+    if ((rc = recv_from(p, last, &m, sizeof m))) return rc;
     if (m.status) return cl_err(m.status, "%s", m.msg);
-    if (m.a[0] != n_out)
-        return cl_err(CLLAMA_E_FORMAT, "pipeline: the last stage returned %d rows of logits, not %d", m.a[0], n_out);
-    return n_out ? recv_from(p, p->n_stages - 1, logits, (size_t)n_out * c->m->hp.n_vocab * sizeof *logits) : 0;
+    int n_logits = 0, n_tok = 0, n_rec = 0;
+    uint64_t seqs = 0; /* one rng_rec per sequence with a sampled entry */
+    for (int i = 0; i < n; i++) {
+        n_logits += out[i] == CL_PIPE_OUT_LOGITS, n_tok += out[i] == CL_PIPE_OUT_TOKEN;
+        if (out[i] == CL_PIPE_OUT_TOKEN && !(seqs >> seq[i] & 1)) seqs |= 1ull << seq[i], n_rec++;
+    }
+    if (m.a[0] != n_logits || m.a[1] != n_tok)
+        return cl_err(CLLAMA_E_FORMAT, "pipeline: the last stage returned %d rows of logits and %d tokens, not %d and %d",
+                      m.a[0], m.a[1], n_logits, n_tok);
+    size_t V = (size_t)c->m->hp.n_vocab;
+    if (n_logits && (rc = recv_from(p, last, logits, (size_t)n_logits * V * sizeof *logits))) return rc;
+    /* rows arrived in entry order; each goes to its entry's row (never an earlier one) */
+    for (int i = n - 1, j = n_logits - 1; i >= 0 && j >= 0; i--)
+        if (out[i] == CL_PIPE_OUT_LOGITS) {
+            if (c->out_row[i] != j) memmove(logits + (size_t)c->out_row[i] * V, logits + (size_t)j * V, V * sizeof *logits);
+            j--;
+        }
+    if (!n_tok) return 0;
+    size_t bytes = (size_t)n_tok * sizeof(int32_t) + (size_t)n_rec * sizeof(rng_rec);
+    char *res = malloc(bytes);
+    if (!res) return cl_err(CLLAMA_E_NOMEM, "out of memory");
+    if (!(rc = recv_from(p, last, res, bytes))) {
+        for (int i = 0, k = 0; i < n; i++)
+            if (out[i] == CL_PIPE_OUT_TOKEN) memcpy(&c->token[i], res + sizeof(int32_t) * (size_t)k++, sizeof(int32_t));
+        for (int k = 0; k < n_rec; k++) {
+            rng_rec r;
+            memcpy(&r, res + (size_t)n_tok * sizeof(int32_t) + (size_t)k * sizeof r, sizeof r);
+            if (r.seq >= 0 && r.seq < c->n_seq_max && c->samplers[r.seq]) cl_sampler_set_rng(c->samplers[r.seq], r.rng);
+        }
+    }
+    free(res);
+    for (int i = 0; !rc && i < n; i++)
+        if (out[i] == CL_PIPE_OUT_TOKEN && (c->token[i] < 0 || (size_t)c->token[i] >= V))
+            rc = cl_err(CLLAMA_E_FORMAT, "pipeline: the last stage sampled token %d of %zu", c->token[i], V);
+    return rc;
 }
 
 int cllama_pipe_end(const cllama_pipe *p) {
@@ -119,9 +213,13 @@ int cllama_pipe_end(const cllama_pipe *p) {
 typedef struct {
     int id;
     cllama_context *ctx;
-    float *logits;      /* the last stage: rows of the current call */
+    /* the last stage: the current call's output rows, what each is for (CL_PIPE_OUT_*)
+     * and its sequence, and its first failure (status 0: none) */
+    float *logits;
+    int32_t *kind, *seq;
     size_t rows, cap;
-    msg_t failed;       /* the last stage: the current call's first failure (status 0: none) */
+    msg_t failed;
+    cllama_sampler *smp[CL_MAX_SEQ]; /* stage 0's samplers as last sent, reused */
 } served;
 
 static served *find(served *t, int id) {
@@ -133,7 +231,55 @@ static served *find(served *t, int id) {
 static void drop(served *s) {
     cllama_context_free(s->ctx);
     free(s->logits);
+    free(s->kind);
+    free(s->seq);
+    for (int i = 0; i < CL_MAX_SEQ; i++) cllama_sampler_free(s->smp[i]);
     memset(s, 0, sizeof *s);
+}
+
+/* The last stage at the end of a call: samples the CL_PIPE_OUT_TOKEN rows with the
+ * states of blob[0, len) into res (tokens, then one rng_rec per record; *res_len bytes),
+ * and moves the CL_PIPE_OUT_LOGITS rows to the front. Returns the number of logits rows,
+ * or -1 with the error set. */
+static int sample_rows(served *s, int V, const char *blob, size_t len, char **res, size_t *res_len) {
+    uint64_t have = 0;
+    int n_rec = 0, n_tok = 0, n_logits = 0;
+    int32_t order[CL_MAX_SEQ];
+    for (size_t o = 0; o < len;) {
+        smp_rec r;
+        if (len - o < sizeof r) return cl_err(CLLAMA_E_FORMAT, "pipeline: a cut sampler record"), -1;
+        memcpy(&r, blob + o, sizeof r);
+        o += sizeof r;
+        if (r.seq < 0 || r.seq >= CL_MAX_SEQ || (have >> r.seq & 1) || r.bytes > len - o)
+            return cl_err(CLLAMA_E_FORMAT, "pipeline: a bad sampler record (sequence %d)", r.seq), -1;
+        if (cl_sampler_load(&s->smp[r.seq], blob + o, r.bytes, V)) return -1;
+        have |= 1ull << r.seq;
+        order[n_rec++] = r.seq;
+        o += r.bytes;
+    }
+    for (size_t i = 0; i < s->rows; i++) n_tok += s->kind[i] == CL_PIPE_OUT_TOKEN;
+    *res_len = (size_t)n_tok * sizeof(int32_t) + (size_t)n_rec * sizeof(rng_rec);
+    if (!(*res = malloc(*res_len ? *res_len : 1))) return cl_err(CLLAMA_E_NOMEM, "out of memory"), -1;
+    for (size_t i = 0, k = 0; i < s->rows; i++) {
+        float *row = s->logits + i * (size_t)V;
+        if (s->kind[i] == CL_PIPE_OUT_LOGITS) {
+            if (i != (size_t)n_logits) memmove(s->logits + (size_t)n_logits * V, row, (size_t)V * sizeof *row);
+            n_logits++;
+            continue;
+        }
+        if (!(have >> s->seq[i] & 1)) {
+            free(*res);
+            return cl_err(CLLAMA_E_FORMAT, "pipeline: no sampler for sequence %d", s->seq[i]), -1;
+        }
+        int32_t tok = cllama_sampler_sample(s->smp[s->seq[i]], row);
+        memcpy(*res + sizeof(int32_t) * k++, &tok, sizeof tok);
+    }
+    for (int k = 0; k < n_rec; k++) {
+        rng_rec r = {.seq = order[k]};
+        cl_sampler_get_rng(s->smp[order[k]], r.rng);
+        memcpy(*res + (size_t)n_tok * sizeof(int32_t) + (size_t)k * sizeof r, &r, sizeof r);
+    }
+    return n_logits;
 }
 
 /* One micro-batch: m's payload is read (unless m failed upstream), evaluated on s, and
@@ -156,6 +302,11 @@ static int serve_ub(cllama_model *model, const cllama_pipe *p, served *s, msg_t 
         cl_err(CLLAMA_E_INVALID, "pipeline: no context %d on this stage", m->id);
         fail(m, p, CLLAMA_E_INVALID);
     }
+    for (int i = 0; !m->status && i < B; i++)
+        if (out[i] < CL_PIPE_OUT_NONE || out[i] > CL_PIPE_OUT_TOKEN) {
+            cl_err(CLLAMA_E_FORMAT, "pipeline: entry %d asks for output %d", i, out[i]);
+            fail(m, p, CLLAMA_E_FORMAT);
+        }
     if (!m->status) {
         /* every row's hidden state goes on, only the output rows' logits come back */
         int8_t *keep = malloc((size_t)B);
@@ -171,21 +322,28 @@ static int serve_ub(cllama_model *model, const cllama_pipe *p, served *s, msg_t 
     }
     if (!m->status && last_stage) {
         int n_out = 0;
-        for (int i = 0; i < B; i++) n_out += out[i] != 0;
+        for (int i = 0; i < B; i++) n_out += out[i] != CL_PIPE_OUT_NONE;
         size_t V = (size_t)model->hp.n_vocab;
         if (s->rows + n_out > s->cap) {
             size_t nc = (s->rows + n_out) * 2;
             float *nl = realloc(s->logits, nc * V * sizeof *nl);
-            if (!nl) {
+            int32_t *nk = nl ? realloc(s->kind, nc * sizeof *nk) : NULL, *ns = nk ? realloc(s->seq, nc * sizeof *ns) : NULL;
+            if (nl) s->logits = nl;
+            if (nk) s->kind = nk;
+            if (!ns) {
                 cl_err(CLLAMA_E_NOMEM, "pipeline: out of memory for %zu rows of logits", s->rows + n_out);
                 fail(m, p, CLLAMA_E_NOMEM);
             } else {
-                s->logits = nl;
+                s->seq = ns;
                 s->cap = nc;
             }
         }
-        for (int i = 0, r = 0; !m->status && i < B; i++)
-            if (out[i]) memcpy(s->logits + (s->rows + r++) * V, cllama_get_logits(s->ctx, i), V * sizeof(float));
+        for (int i = 0, r = 0; !m->status && i < B; i++) {
+            if (out[i] == CL_PIPE_OUT_NONE) continue;
+            memcpy(s->logits + (s->rows + r) * V, cllama_get_logits(s->ctx, i), V * sizeof(float));
+            s->kind[s->rows + r] = out[i];
+            s->seq[s->rows + r++] = seq[i];
+        }
         if (!m->status) s->rows += n_out;
     }
     if (!last_stage) {
@@ -196,21 +354,44 @@ static int serve_ub(cllama_model *model, const cllama_pipe *p, served *s, msg_t 
     }
     if (s && m->status && !s->failed.status) s->failed = *m;
     if (!(m->flags & F_LAST)) return 0;
-    /* the end of the call: status and every output row to stage 0 */
+    /* the end of the call: stage 0's sampler states (sent whatever happened upstream),
+     * then the status, the logits rows and the sampled tokens to stage 0 */
+    size_t blen = m->a[0] > 0 ? (size_t)m->a[0] : 0;
+    if (blen > MAX_SMP_BYTES) return cl_err(CLLAMA_E_FORMAT, "pipeline: %zu bytes of sampler state announced", blen);
+    char *blob = blen ? malloc(blen) : NULL, *res = NULL;
+    if (blen && !blob) return cl_err(CLLAMA_E_NOMEM, "out of memory");
+    if (blen && (rc = recv_from(p, 0, blob, blen))) {
+        free(blob);
+        return rc;
+    }
     msg_t r = {.op = OP_STATUS, .id = m->id, .status = m->status};
     memcpy(r.msg, m->msg, sizeof r.msg);
     if (s && s->failed.status) {
         r.status = s->failed.status;
         memcpy(r.msg, s->failed.msg, sizeof r.msg);
     }
-    size_t rows = s && !r.status ? s->rows : 0;
-    r.a[0] = (int32_t)rows;
+    size_t res_len = 0;
+    int n_logits = 0, n_tok = 0;
+    if (s && !r.status) {
+        for (size_t i = 0; i < s->rows; i++) n_tok += s->kind[i] == CL_PIPE_OUT_TOKEN;
+        if ((n_logits = sample_rows(s, model->hp.n_vocab, blob, blen, &res, &res_len)) < 0) {
+            fail(&r, p, CLLAMA_E_FORMAT);
+            n_logits = n_tok = 0;
+        }
+    }
+    free(blob);
+    r.a[0] = n_logits;
+    r.a[1] = n_tok;
     if (s) {
         s->rows = 0;
         s->failed.status = 0;
     }
-    if ((rc = send_to(p, 0, &r, sizeof r))) return rc;
-    return r.status || !rows ? 0 : send_to(p, 0, s->logits, rows * model->hp.n_vocab * sizeof(float));
+    if (!(rc = send_to(p, 0, &r, sizeof r)) && !r.status) {
+        if (n_logits) rc = send_to(p, 0, s->logits, (size_t)n_logits * model->hp.n_vocab * sizeof(float));
+        if (!rc && n_tok) rc = send_to(p, 0, res, res_len);
+    }
+    free(res);
+    return rc;
 }
 
 int cllama_pipe_serve(cllama_model *model, const cllama_pipe *p, int n_threads) {
@@ -246,6 +427,7 @@ int cllama_pipe_serve(cllama_model *model, const cllama_pipe *p, int n_threads) 
                     fail(&m, p, rc);
                 } else {
                     slot->id = m.id;
+                    slot->ctx->progress = p->progress, slot->ctx->progress_data = p->data;
                 }
                 rc = 0;
             }

@@ -7,12 +7,13 @@
 
 #include "cllama.h"
 #include "error.h"
+#include "sampler.h"
 
 struct cllama_sampler {
     cllama_sampler_params p;
     int n_vocab;
     uint64_t rng[4];
-    int32_t *history; /* ring of the last repeat_last_n tokens */
+    int32_t *history; /* ring of the last repeat_last_n tokens (capacity repeat_last_n + 1) */
     int hist_n, hist_pos;
     int32_t *idx;     /* [n_vocab] candidate ids */
     float *prob;      /* [n_vocab] */
@@ -43,15 +44,17 @@ static uint64_t next_u64(uint64_t *s) {
     return r;
 }
 
+static int params_ok(const cllama_sampler_params *p) {
+    return isfinite(p->temperature) && isfinite(p->top_p) && isfinite(p->min_p) && p->repeat_penalty > 0 &&
+           isfinite(p->repeat_penalty) && isfinite(p->presence_penalty) && isfinite(p->frequency_penalty) &&
+           p->repeat_last_n >= 0 && p->repeat_last_n <= (1 << 20);
+}
+
 int cllama_sampler_init(const cllama_sampler_params *params, int n_vocab, cllama_sampler **out) {
     *out = NULL;
     if (!params || n_vocab <= 0) return cl_err(CLLAMA_E_INVALID, "sampler: invalid arguments");
     const cllama_sampler_params *p = params;
-    if (!isfinite(p->temperature) || !isfinite(p->top_p) || !isfinite(p->min_p) ||
-        !(p->repeat_penalty > 0) || !isfinite(p->repeat_penalty) || !isfinite(p->presence_penalty) ||
-        !isfinite(p->frequency_penalty) || p->repeat_last_n < 0 ||
-        p->repeat_last_n > (1 << 20))
-        return cl_err(CLLAMA_E_INVALID, "sampler: parameter out of range");
+    if (!params_ok(p)) return cl_err(CLLAMA_E_INVALID, "sampler: parameter out of range");
     cllama_sampler *s = calloc(1, sizeof *s);
     if (!s) return cl_err(CLLAMA_E_NOMEM, "out of memory");
     s->p = *p;
@@ -171,3 +174,51 @@ int32_t cllama_sampler_sample(cllama_sampler *s, float *logits) {
     }
     return s->idx[n - 1];
 }
+
+/* ---- the state as bytes ---- */
+
+typedef struct {
+    cllama_sampler_params p;
+    int32_t n_vocab, hist_n, hist_pos, pad;
+    uint64_t rng[4];
+} saved_head; /* then hist_n int32 of history */
+
+size_t cl_sampler_state_bytes(const cllama_sampler *s) { return sizeof(saved_head) + (size_t)s->hist_n * sizeof(int32_t); }
+
+void cl_sampler_save(const cllama_sampler *s, void *buf) {
+    saved_head h = {.p = s->p, .n_vocab = s->n_vocab, .hist_n = s->hist_n, .hist_pos = s->hist_pos};
+    memcpy(h.rng, s->rng, sizeof h.rng);
+    memcpy(buf, &h, sizeof h);
+    memcpy((char *)buf + sizeof h, s->history, (size_t)s->hist_n * sizeof(int32_t));
+}
+
+int cl_sampler_load(cllama_sampler **sp, const void *buf, size_t n, int n_vocab) {
+    saved_head h;
+    if (n < sizeof h) return cl_err(CLLAMA_E_FORMAT, "sampler state: %zu bytes", n);
+    memcpy(&h, buf, sizeof h);
+    if (!params_ok(&h.p) || h.n_vocab != n_vocab || h.hist_n < 0 || h.hist_n > h.p.repeat_last_n || h.hist_pos < 0 ||
+        h.hist_pos >= (h.p.repeat_last_n > 0 ? h.p.repeat_last_n : 1) || n != sizeof h + (size_t)h.hist_n * sizeof(int32_t))
+        return cl_err(CLLAMA_E_FORMAT, "sampler state: not a saved state for %d tokens", n_vocab);
+    cllama_sampler *s = *sp;
+    if (s && s->p.repeat_last_n < h.p.repeat_last_n) { /* the history ring must grow */
+        cllama_sampler_free(s);
+        s = *sp = NULL;
+    }
+    if (!s) {
+        int rc = cllama_sampler_init(&h.p, n_vocab, sp);
+        if (rc) return rc;
+        s = *sp;
+    }
+    s->p = h.p;
+    s->hist_n = h.hist_n;
+    s->hist_pos = h.hist_pos;
+    memcpy(s->rng, h.rng, sizeof h.rng);
+    memcpy(s->history, (const char *)buf + sizeof h, (size_t)h.hist_n * sizeof(int32_t));
+    return CLLAMA_OK;
+}
+
+int cl_sampler_n_vocab(const cllama_sampler *s) { return s->n_vocab; }
+
+void cl_sampler_get_rng(const cllama_sampler *s, uint64_t rng[4]) { memcpy(rng, s->rng, sizeof s->rng); }
+
+void cl_sampler_set_rng(cllama_sampler *s, const uint64_t rng[4]) { memcpy(s->rng, rng, sizeof s->rng); }

@@ -6,15 +6,17 @@ usage: test_mpi.py CLLAMA MPIRUN TESTDATA OUTDIR
  - logits of a prompt under -np 2 and -np 3 (stories260K: 5 layers; the tiny Llama 2
    and Llama 3 models: 2 layers, -np 2), and with --layer-split, are the single
    process's, bit for bit (same kernels, same order of operations);
- - greedy generation of 64 tokens prints the same text; the server (--parallel 2) answers
-   two requests at once as the single process does;
+ - greedy generation of 64 tokens prints the same text; so does sampled generation
+   (temperature, top-k, top-p, min-p, repetition penalty, a seed), whose tokens are
+   picked on the last rank, under -np 2 and -np 3; the server (--parallel 2) answers
+   two requests at once as the single process does, greedy and sampled with seeds;
  - faults end the job within 10 s, exit non-zero, with a one-line message on rank 0:
    one rank pointed at a missing file; one rank given another model file (refused at
    start); one rank killed with SIGKILL during generation; --layer-split that does not
    add up to the model's layers.
 Ranks run with one thread each (--oversubscribe: CI machines have 2 cores).
 """
-import os, signal, subprocess, sys, time
+import os, re, signal, subprocess, sys, time
 
 cllama, mpirun, testdata, outdir = sys.argv[1:5]
 from checklib import check, finish
@@ -73,6 +75,18 @@ if os.path.exists(model):
     b, _ = run(MPI + ["-np", "2", *gen])
     check(a.returncode == 0 and b.returncode == 0 and a.stdout == b.stdout and len(a.stdout) > 20,
           f"greedy generation of 64 tokens: the same text under -np 2 ({len(a.stdout)} bytes)")
+for m, np_ in ((model, 2), (stories, 3)):
+    if not os.path.exists(m):
+        continue
+    gen = [cllama, "run", "-m", m, "-p", "Once upon a time", "-n", "64", "--temp", "0.9", "--top-k", "20",
+           "--top-p", "0.9", "--min-p", "0.02", "--repeat-penalty", "1.15", "--seed", "4242", "-t", "1"]
+    a, _ = run(gen)
+    b, _ = run(MPI + ["-np", str(np_), *gen])
+    greedy = subprocess.run([*gen[:gen.index("--temp")], "--temp", "0", "-t", "1"], capture_output=True, env=ENV)
+    check(a.returncode == 0 and b.returncode == 0 and a.stdout == b.stdout and a.stdout != greedy.stdout,
+          f"{os.path.basename(m)}: sampled generation (seed 4242), tokens picked on the last of {np_} ranks: the "
+          f"single process's text, which greedy decoding does not give ({len(a.stdout)} bytes)")
+if os.path.exists(model):
 
     # --- the server across ranks: two requests at once, the single process's answers ------
     import json, socket, urllib.request
@@ -87,7 +101,11 @@ if os.path.exists(model):
         srv = subprocess.Popen(prefix + [cllama, "serve", "-m", model, "--host", "127.0.0.1", "--port", str(port),
                                          "--parallel", "2", "-t", "1"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
-        body = json.dumps({"prompt": "Once upon a time", "max_tokens": 24, "temperature": 0}).encode()
+        # short prompts (one batch of both slots a step), then long ones (each slot's group
+        # in flight while the other's is evaluated)
+        long = "Once upon a time there was a little girl who lived in a village near the forest. " * 3
+        bodies = [json.dumps({"prompt": p, "max_tokens": 24, "temperature": t, "seed": 7 + i}).encode()
+                  for p, t in (("Once upon a time", 0), ("Once upon a time", 0.9), (long, 0.9)) for i in range(2)]
         answers = []
         try:
             for _ in range(150):  # up to 30 s until /health says the model is loaded (on every rank)
@@ -99,12 +117,14 @@ if os.path.exists(model):
                 time.sleep(0.2)
             import concurrent.futures as cf
 
-            def ask(_):
+            def ask(body):
                 req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/completions", data=body,
                                              headers={"Content-Type": "application/json"})
                 return json.load(urllib.request.urlopen(req, timeout=60))["choices"][0]["text"]
-            with cf.ThreadPoolExecutor(2) as ex:
-                answers = list(ex.map(ask, range(2)))
+            with cf.ThreadPoolExecutor(2) as ex:  # two at a time: greedy, sampled with seeds 7 and 8, long prompts
+                answers = list(ex.map(ask, bodies[:2])) + list(ex.map(ask, bodies[2:4])) + list(ex.map(ask, bodies[4:]))
+            metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+            answers.append(int(re.search(r"^cllama_batches_in_flight_total (\d+)", metrics, re.M).group(1)))
         except Exception as e:  # reported by the check below
             answers = [f"error: {e}"]
         finally:
@@ -118,8 +138,12 @@ if os.path.exists(model):
 
     one = serve_answers([])
     two = serve_answers(MPI + ["-np", "2"])
-    check(len(one) == 2 and one == two and one[0] == one[1] and len(one[0]) > 10,
-          f"serve --parallel 2 under -np 2: two requests at once answered as by one process ({two})")
+    check(len(one) == 7 and one[:6] == two[:6] and one[0] == one[1] and len(one[0]) > 10 and one[2] != one[3],
+          f"serve --parallel 2 under -np 2: two requests at once, greedy, sampled (seeds 7 and 8) and with long "
+          f"prompts, answered as by one process ({two[:6]})")
+    check(len(two) == 7 and one[6] == 0 and two[6] > 0,
+          f"the long prompts went down the pipeline in flight at once ({two[6] if len(two) == 7 else '?'} batches; "
+          f"the single process: {one[6] if len(one) == 7 else '?'})")
 
     # --- faults ---------------------------------------------------------------------------
     def fault(what, args, says, limit=10):

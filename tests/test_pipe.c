@@ -11,7 +11,20 @@
  *     copied to a second sequence and both continued: each matches its solo run;
  *  4. an evaluation aborted on stage 0 after two micro-batches went down the pipe:
  *     the cache of every stage is as before (the next evaluation is exact);
- *  5. two contexts at once on the same stages; cllama_pipe_end ends the servers. */
+ *  5. two contexts at once on the same stages;
+ *  6. sampling on the last stage (cllama_set_sampler): two sequences in one batch,
+ *     temperature, top-k and a repetition penalty, each with its own seed: the tokens
+ *     the application samples from the single process's logits, step after step,
+ *     with no logits sent back; a sequence without a sampler in the same batch gets
+ *     its logits, bit for bit; three outputs of one sequence in one call are sampled in
+ *     entry order with one advancing random state;
+ *  7. batches in flight (cllama_decode_submit / _collect): two sequences' prompts
+ *     submitted before either is collected, then 8 steps of generation with one
+ *     sequence's step always in flight while the other is collected: every output the
+ *     single process's, bit for bit; a batch sharing a sequence with one in flight and
+ *     cllama_decode meanwhile are refused; a batch aborted on stage 0 while another is
+ *     in flight leaves no trace (the other's outputs exact, its own evaluated again
+ *     exact). cllama_pipe_end ends the servers. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <pthread.h>
@@ -158,7 +171,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "load layers [%d, %d): %s\n", cut[s], cut[s + 1], cllama_last_error());
             return 1;
         }
-        pipes[s] = (cllama_pipe){s, n_stages, pipe_send, pipe_recv, &stage_ids[s]};
+        pipes[s] = (cllama_pipe){s, n_stages, pipe_send, pipe_recv, &stage_ids[s], NULL};
         for (int t = 0; t < N_STAGES; t++)
             if (pipe(fds[s][t])) return 1;
     }
@@ -225,6 +238,141 @@ int main(int argc, char **argv) {
     CHECK(!rc && !memcmp(a, b, (size_t)n * V * sizeof *a), "a second context on the same stages, one micro-batch: "
           "the same logits");
     cllama_context_free(pc2);
+
+    /* 6. sampling where the logits are */
+    enum { S = 12 };
+    cllama_sampler *ra[2], *rb[2];
+    cllama_sampler_params spp = cllama_sampler_default_params();
+    spp.temperature = 0.9f, spp.top_k = 40, spp.repeat_penalty = 1.1f;
+    for (int q = 0; q < 2; q++) {
+        spp.seed = 1234 + (uint64_t)q;
+        if (cllama_sampler_init(&spp, V, &ra[q]) || cllama_sampler_init(&spp, V, &rb[q])) return 1;
+    }
+    cllama_context *pc3 = new_ctx(models[0], &pipes[0], 2, 3);
+    cllama_kv_clear(solo);
+    CHECK(cllama_set_sampler(pc3, 2, rb[0]) == CLLAMA_E_INVALID, "a sampler for a sequence the context has not: refused");
+    cllama_set_sampler(pc3, 0, rb[0]);
+    cllama_set_sampler(pc3, 1, rb[1]);
+    int nb = half + n, steps_same = 0, no_logits = 1, mixed_same = 1;
+    int32_t *bt = malloc((size_t)nb * sizeof *bt), *bs = malloc((size_t)nb * sizeof *bs);
+    int8_t *bo = malloc((size_t)nb);
+    float *row = malloc((size_t)V * sizeof *row);
+    for (int i = 0; i < nb; i++) { /* sequence 0: the first half of the prompt; 1: all of it */
+        bt[i] = i < half ? ids[i] : ids[i - half];
+        bs[i] = i >= half;
+        bo[i] = i == half - 1 || i == nb - 1;
+        cllama_sampler_accept(bs[i] ? ra[1] : ra[0], bt[i]);
+        cllama_sampler_accept(bs[i] ? rb[1] : rb[0], bt[i]);
+    }
+    int ent[2] = {half - 1, nb - 1};
+    for (int step = 0; step < S; step++) {
+        cllama_batch bb = {.n_tokens = nb, .token = bt, .seq_id = bs, .output = bo};
+        if (cllama_decode(solo, &bb) || cllama_decode(pc3, &bb)) {
+            printf("decode: %s\n", cllama_last_error());
+            break;
+        }
+        if (step == S - 4) cllama_set_sampler(pc3, 1, NULL); /* sequence 1 from its logits from now on */
+        int same = 1;
+        for (int q = 0; q < 2; q++) {
+            memcpy(row, cllama_get_logits(solo, ent[q]), (size_t)V * sizeof *row);
+            int32_t want = cllama_sampler_sample(ra[q], row), got = cllama_get_token(pc3, ent[q]);
+            const float *l = cllama_get_logits(pc3, ent[q]);
+            if (got >= 0) {
+                no_logits &= l == NULL;
+            } else if (l) { /* no sampler on stage 0's context for it: the logits came */
+                mixed_same &= !memcmp(l, cllama_get_logits(solo, ent[q]), (size_t)V * sizeof *l);
+                memcpy(row, l, (size_t)V * sizeof *row);
+                got = cllama_sampler_sample(rb[q], row);
+            }
+            same &= got == want;
+            cllama_sampler_accept(ra[q], want);
+            cllama_sampler_accept(rb[q], got);
+            bt[q] = want, bs[q] = q, bo[q] = 1;
+        }
+        steps_same += same;
+        nb = 2, ent[0] = 0, ent[1] = 1;
+    }
+    CHECK(steps_same == S && no_logits, "two sequences sampled on the last stage (temperature 0.9, top-k 40, "
+          "repetition penalty 1.1, seeds 1234/1235): %d of %d steps pick the single process's tokens, no logits sent back",
+          steps_same, S);
+    CHECK(mixed_same, "a sequence without a sampler in the same batches: its logits, bit for bit");
+    int8_t all3[3] = {1, 1, 1};
+    int32_t s3[3] = {0, 0, 0}, t3[3] = {bt[0], ids[1], ids[2]};
+    cllama_batch b3 = {.n_tokens = 3, .token = t3, .seq_id = s3, .output = all3};
+    int same3 = !cllama_decode(solo, &b3) && !cllama_decode(pc3, &b3);
+    for (int i = 0; same3 && i < 3; i++) {
+        memcpy(row, cllama_get_logits(solo, i), (size_t)V * sizeof *row);
+        same3 = cllama_sampler_sample(ra[0], row) == cllama_get_token(pc3, i);
+    }
+    CHECK(same3, "three outputs of one sequence in one call: sampled in entry order, as the application does");
+    memcpy(row, a, (size_t)V * sizeof *row);
+    int32_t na = cllama_sampler_sample(ra[0], row);
+    memcpy(row, a, (size_t)V * sizeof *row);
+    CHECK(na == cllama_sampler_sample(rb[0], row), "stage 0's sampler took the random state the last stage left");
+    cllama_context_free(pc3);
+    for (int q = 0; q < 2; q++) cllama_sampler_free(ra[q]), cllama_sampler_free(rb[q]);
+
+    /* 7. batches in flight */
+    cllama_context *pc4 = new_ctx(models[0], &pipes[0], 2, 3);
+    cllama_kv_clear(solo);
+    CHECK(cllama_context_max_inflight(solo) == 1 && cllama_context_max_inflight(pc4) > 1,
+          "in flight at most: 1 on a plain context, %d on a pipeline's stage 0", cllama_context_max_inflight(pc4));
+    int32_t s0[64], s1[64];
+    int8_t o1[64];
+    for (int i = 0; i < n && i < 64; i++) s0[i] = 0, s1[i] = 1, o1[i] = 1;
+    cllama_batch pa = {.n_tokens = half, .token = ids, .seq_id = s0, .output = o1};
+    cllama_batch pb = {.n_tokens = n, .token = ids, .seq_id = s1, .output = o1};
+    float *fa = malloc((size_t)n * V * sizeof *fa), *fb = malloc((size_t)n * V * sizeof *fb);
+    int inflight_ok = !cllama_decode(solo, &pa);
+    memcpy(fa, cllama_get_logits(solo, 0), (size_t)half * V * sizeof *fa);
+    inflight_ok &= !cllama_decode(solo, &pb);
+    memcpy(fb, cllama_get_logits(solo, 0), (size_t)n * V * sizeof *fb);
+    inflight_ok &= !cllama_decode_submit(pc4, &pa);
+    CHECK(cllama_decode_submit(pc4, &pa) == CLLAMA_E_INVALID && cllama_decode(pc4, &pa) == CLLAMA_E_INVALID,
+          "a batch sharing a sequence with one in flight, and cllama_decode meanwhile: refused");
+    inflight_ok &= !cllama_decode_submit(pc4, &pb);
+    inflight_ok &= !cllama_decode_collect(pc4) && !memcmp(cllama_get_logits(pc4, 0), fa, (size_t)half * V * sizeof *fa);
+    inflight_ok &= !cllama_decode_collect(pc4) && !memcmp(cllama_get_logits(pc4, 0), fb, (size_t)n * V * sizeof *fb);
+    CHECK(inflight_ok, "two prompts submitted before either is collected: each one's logits, bit for bit");
+    int32_t tk[2] = {argmax(fa + (size_t)(half - 1) * V, V), argmax(fb + (size_t)(n - 1) * V, V)}, steps_ok = 0;
+    cllama_batch g0 = {.n_tokens = 1, .token = &tk[0], .seq_id = s0}, g1 = {.n_tokens = 1, .token = &tk[1], .seq_id = s1};
+    int sub_ok = !cllama_decode_submit(pc4, &g0);
+    for (int step = 0; step < 8 && sub_ok; step++) { /* 1 is submitted while 0 is in flight, and so on */
+        int32_t t0 = tk[0], t1 = tk[1];
+        sub_ok = !cllama_decode_submit(pc4, &g1) && !cllama_decode_collect(pc4);
+        cllama_batch h0 = {.n_tokens = 1, .token = &t0, .seq_id = s0}, h1 = {.n_tokens = 1, .token = &t1, .seq_id = s1};
+        int same = sub_ok && !cllama_decode(solo, &h0) && !memcmp(cllama_get_logits(pc4, -1), cllama_get_logits(solo, -1),
+                                                                   (size_t)V * sizeof(float));
+        tk[0] = argmax(cllama_get_logits(pc4, -1), V);
+        sub_ok = sub_ok && !cllama_decode_submit(pc4, &g0) && !cllama_decode_collect(pc4);
+        same = same && sub_ok && !cllama_decode(solo, &h1) &&
+               !memcmp(cllama_get_logits(pc4, -1), cllama_get_logits(solo, -1), (size_t)V * sizeof(float));
+        tk[1] = argmax(cllama_get_logits(pc4, -1), V);
+        steps_ok += same;
+    }
+    sub_ok = sub_ok && !cllama_decode_collect(pc4);
+    CHECK(steps_ok == 8 && sub_ok, "8 generation steps of two sequences, one always in flight: %d of 8 give the single "
+          "process's logits for both", steps_ok);
+    /* a batch aborted on stage 0 while another is in flight */
+    cllama_kv_clear(pc4);
+    cllama_kv_clear(solo);
+    inflight_ok = !cllama_decode(solo, &pa);
+    memcpy(fa, cllama_get_logits(solo, 0), (size_t)half * V * sizeof *fa);
+    inflight_ok &= !cllama_decode(solo, &pb);
+    memcpy(fb, cllama_get_logits(solo, 0), (size_t)n * V * sizeof *fb);
+    inflight_ok &= !cllama_decode_submit(pc4, &pa);
+    calls = 0;
+    stop_at = 2 * (L0 + 1) + 1;
+    cllama_context_set_abort_callback(pc4, abort_after, NULL);
+    int rc_ab = cllama_decode_submit(pc4, &pb);
+    cllama_context_set_abort_callback(pc4, NULL, NULL);
+    inflight_ok &= !cllama_decode_collect(pc4) && !memcmp(cllama_get_logits(pc4, 0), fa, (size_t)half * V * sizeof *fa);
+    inflight_ok &= !cllama_decode(pc4, &pb) && !memcmp(cllama_get_logits(pc4, 0), fb, (size_t)n * V * sizeof *fb);
+    CHECK(rc_ab == CLLAMA_E_ABORTED && inflight_ok, "a batch aborted after 2 micro-batches went down while another was "
+          "in flight (%d): the other's logits exact, and the aborted one's evaluated again exact", rc_ab);
+    free(fa), free(fb);
+    cllama_context_free(pc4);
+    free(bt), free(bs), free(bo), free(row);
     cllama_context_free(pc);
     cllama_context_free(solo);
     CHECK(!cllama_pipe_end(&pipes[0]), "cllama_pipe_end sent");

@@ -213,6 +213,12 @@ int cli_model_load(const char *cmd, const char *path, const cllama_model_params 
     return dist_model_load(cmd, path, mp, out);
 }
 
+int cli_threads(int given) {
+    int here = dist_local_ranks(), cores = cllama_default_threads();
+    if (given > 0 || here < 2) return given;
+    return cores / here > 1 ? cores / here : 1;
+}
+
 cllama_context_params cli_context_params(void) {
     cllama_context_params p = cllama_context_default_params();
     p.pipe = dist_pipe();

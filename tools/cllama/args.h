@@ -39,6 +39,12 @@ char *read_file(const char *path, size_t *len);
  * src/kernels/sets.def, or generic; CLLAMA_REPACK=0 keeps every weight in the file mapping). */
 cllama_model_params cli_model_params(void);
 
+/* Threads for a context: `given` (-t), else 0 (the library's default, the physical
+ * cores) unless several ranks of an MPI job share this machine: then the cores divided
+ * among them, since the stages of a pipeline compute at once (batches and
+ * micro-batches in flight) and more threads than cores stall each other's barriers. */
+int cli_threads(int given);
+
 /* The model of a command that runs across MPI ranks (dist.h): this process's layers of
  * it when the job has several ranks, else all of it. 0, or EXIT_RUNTIME after a
  * one-line error (naming the rank that failed). */

@@ -146,6 +146,9 @@ static int turn(chat *c, const char *user) {
     if (common == n) common--; /* the last token is evaluated again for its logits */
     cllama_kv_seq_rm(c->ctx, 0, common, -1);
     c->n_cache = common;
+    /* the history before the evaluation: the prompt's last one samples the first token
+     * (cllama_set_sampler) */
+    for (int i = 0; i < n; i++) cllama_sampler_accept(c->smp, ids[i]);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = decode_tokens(c->ctx, ids + common, n - common);
@@ -162,7 +165,6 @@ static int turn(chat *c, const char *user) {
     if (c->verbose)
         fprintf(stderr, "[prompt: %d tokens, %d evaluated, %d reused from the cache, %.1f tokens/s]\n", n, n - common,
                 common, (n - common) / (tp > 0 ? tp : 1e-9));
-    for (int i = 0; i < n; i++) cllama_sampler_accept(c->smp, ids[i]);
     free(ids);
     gen_result r;
     rc = gen_reply(c->ctx, c->model, c->smp, &c->go, &r);
@@ -328,9 +330,10 @@ int cmd_chat(int argc, char **argv) {
     cli_check_ctx(cmd, c.model, n_ctx);
     cllama_context_params cp = cli_context_params();
     cp.n_ctx = n_ctx;
-    cp.n_threads = threads;
+    cp.n_threads = cli_threads(threads);
     cp.abort_callback = abort_cb;
-    if (cllama_context_init(c.model, &cp, &c.ctx) || cllama_sampler_init(&sp, cllama_model_n_vocab(c.model), &c.smp)) {
+    if (cllama_context_init(c.model, &cp, &c.ctx) || cllama_sampler_init(&sp, cllama_model_n_vocab(c.model), &c.smp) ||
+        cllama_set_sampler(c.ctx, 0, c.smp)) {
         runtime_error(cmd, "%s", cllama_last_error());
         goto done;
     }

@@ -59,7 +59,7 @@ int cmd_logits(int argc, char **argv) {
     rc = EXIT_RUNTIME;
     cllama_context_params cp = cli_context_params();
     cp.n_ctx = n;
-    cp.n_threads = threads;
+    cp.n_threads = cli_threads(threads);
     if (cllama_context_init(m, &cp, &ctx)) {
         runtime_error(cmd, "%s", cllama_last_error());
         goto done;

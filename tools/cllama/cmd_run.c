@@ -116,7 +116,7 @@ int cmd_run(int argc, char **argv) {
     cli_check_ctx(cmd, m, n_ctx);
     cllama_context_params cp = cli_context_params();
     cp.n_ctx = n_ctx;
-    cp.n_threads = threads;
+    cp.n_threads = cli_threads(threads);
     if (cllama_context_init(m, &cp, &ctx) ||
         cllama_sampler_init(&sp, cllama_model_n_vocab(m), &smp)) {
         runtime_error(cmd, "%s", cllama_last_error());
@@ -130,6 +130,7 @@ int cmd_run(int argc, char **argv) {
     }
     double t_load = now_s() - t_load0;
     for (int i = 0; i < n; i++) cllama_sampler_accept(smp, ids[i]);
+    cllama_set_sampler(ctx, 0, smp); /* tokens are picked where the logits are (the last MPI rank) */
 
     double t0 = now_s();
     if (decode_tokens(ctx, ids, n)) {

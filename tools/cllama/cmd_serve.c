@@ -465,6 +465,9 @@ static enum MHD_Result metrics(struct MHD_Connection *c, const char *url, double
         st.queue);
     OUT("# HELP cllama_slots_busy Slots serving a request.\n# TYPE cllama_slots_busy gauge\ncllama_slots_busy %d\n", st.busy);
     OUT("# HELP cllama_slots Slots (--parallel).\n# TYPE cllama_slots gauge\ncllama_slots %d\n", st.slots);
+    OUT("# HELP cllama_batches_in_flight_total Batches of a group of slots sent down the MPI pipeline while another "
+        "group's was in flight.\n# TYPE cllama_batches_in_flight_total counter\ncllama_batches_in_flight_total %llu\n",
+        (unsigned long long)st.overlapped);
     OUT("# HELP cllama_kv_cache_cells_used KV cache cells in use.\n# TYPE cllama_kv_cache_cells_used gauge\n"
         "cllama_kv_cache_cells_used %d\n", st.kv_used);
     OUT("# HELP cllama_kv_cache_cells KV cache cells in all.\n# TYPE cllama_kv_cache_cells gauge\ncllama_kv_cache_cells %d\n",
@@ -694,7 +697,7 @@ int cmd_serve(int argc, char **argv) {
     int train = cllama_model_n_ctx_train(S.model);
     if (n_ctx) cli_check_ctx(cmd, S.model, n_ctx / parallel); /* each slot's share */
     srv_engine_params ep = {.parallel = parallel, .n_ctx = n_ctx ? n_ctx : parallel * (train < 4096 ? train : 4096),
-                            .n_threads = threads, .queue_max = queue};
+                            .n_threads = cli_threads(threads), .queue_max = queue};
     if (srv_engine_start(S.model, &ep, &S.engine)) {
         runtime_error(cmd, "%s", cllama_last_error());
         goto done;

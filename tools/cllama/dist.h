@@ -20,6 +20,8 @@ int dist_init(int *argc, char ***argv);
 /* Ranks in the job (1 without MPI or mpirun) and this one's (0 .. n-1). */
 int dist_size(void);
 int dist_rank(void);
+/* Ranks of the job on this machine, this one included (1 without MPI). */
+int dist_local_ranks(void);
 /* A rank other than 0: loads its layers when rank 0 asks and serves them until rank 0
  * ends; argv may name this rank's own copy of the model (-m FILE). Returns the exit
  * code. */

@@ -30,7 +30,7 @@
 
 enum { ST_NONE, ST_SERVING, ST_FAILED };
 
-static int g_mpi, g_rank, g_size = 1, g_state;
+static int g_mpi, g_rank, g_size = 1, g_state, g_local = 1;
 static int g_split[MAX_RANKS], g_n_split;
 static cllama_pipe g_pipe;
 
@@ -59,12 +59,18 @@ typedef struct {
  * slice (milliseconds). This polls for 20 us, then sleeps between polls, 10 us at
  * first, doubling up to 200 us: at most that much latency a hop, against milliseconds
  * of compute a stage. */
+static int reap_sends(int wait);
+static int g_n_sends;
+
 static int wait_for(MPI_Request *req) {
     int done = 0;
     double t0 = MPI_Wtime();
     long nap = 10000;
     while (!done) {
         if (MPI_Test(req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return -1;
+        /* a background send still moving needs this rank's polls (a large one goes in
+         * fragments, each answered here): no long naps until it is through */
+        if (!done && g_n_sends && !reap_sends(0) && g_n_sends) nap = 10000;
         if (!done && MPI_Wtime() - t0 > 20e-6) {
             struct timespec ts = {0, nap};
             nanosleep(&ts, NULL);
@@ -89,14 +95,74 @@ static int transfer(int sending, int peer, char *p, size_t n) {
     return 0;
 }
 
+/* Sends in the background: a stage hands its hidden states on and goes back to work
+ * while MPI moves them (a large message waits for the receiver, which may still be
+ * busy with the batch before). Each keeps its own copy of the data; they complete in
+ * the progress calls the library makes between layers, in later sends and receives,
+ * and before MPI_Finalize. Messages between two ranks still arrive in the order sent. */
+#define SEND_BYTES_MAX ((size_t)512 << 20) /* copies held at once; beyond, a send waits */
+typedef struct {
+    MPI_Request req;
+    void *copy;
+    size_t n;
+} bg_send;
+static bg_send *g_sends;
+static int g_cap_sends, g_send_failed;
+static size_t g_send_bytes;
+
+/* Frees the sends that completed (all of them, waiting, with `wait`); -1 if one failed. */
+static int reap_sends(int wait) {
+    for (int i = 0; i < g_n_sends;) {
+        int done = 0;
+        if (wait) {
+            if (wait_for(&g_sends[i].req)) g_send_failed = 1;
+            done = 1;
+        } else if (MPI_Test(&g_sends[i].req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) {
+            g_send_failed = 1;
+            done = 1;
+        }
+        if (!done) {
+            i++;
+            continue;
+        }
+        free(g_sends[i].copy);
+        g_send_bytes -= g_sends[i].n;
+        g_sends[i] = g_sends[--g_n_sends];
+    }
+    return g_send_failed ? -1 : 0;
+}
+
+static void mpi_progress(void *data) {
+    (void)data;
+    if (g_n_sends) reap_sends(0);
+}
+
 static int mpi_send(void *data, int to, const void *buf, size_t n) {
     (void)data;
-    return transfer(1, to, (char *)buf, n);
+    if (reap_sends(g_send_bytes + n > SEND_BYTES_MAX)) return -1;
+    if (n > SEND_BYTES_MAX || n > (1u << 30)) return transfer(1, to, (char *)buf, n); /* too big to copy */
+    if (g_n_sends == g_cap_sends) {
+        int cap = g_cap_sends ? 2 * g_cap_sends : 16;
+        bg_send *ns = realloc(g_sends, (size_t)cap * sizeof *ns);
+        if (!ns) return transfer(1, to, (char *)buf, n);
+        g_sends = ns, g_cap_sends = cap;
+    }
+    bg_send *s = &g_sends[g_n_sends];
+    if (!(s->copy = malloc(n ? n : 1))) return transfer(1, to, (char *)buf, n);
+    memcpy(s->copy, buf, n);
+    s->n = n;
+    if (MPI_Isend(s->copy, (int)n, MPI_BYTE, to, TAG_PIPE, MPI_COMM_WORLD, &s->req) != MPI_SUCCESS) {
+        free(s->copy);
+        return -1;
+    }
+    g_n_sends++;
+    g_send_bytes += n;
+    return 0;
 }
 
 static int mpi_recv(void *data, int from, void *buf, size_t n) {
     (void)data;
-    return transfer(0, from, buf, n);
+    return reap_sends(0) ? -1 : transfer(0, from, buf, n);
 }
 
 /* ---- start-up ---- */
@@ -135,6 +201,11 @@ int dist_init(int *argc, char ***argv) {
     g_mpi = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g_size);
+    MPI_Comm here; /* the ranks sharing this machine */
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, g_rank, MPI_INFO_NULL, &here) == MPI_SUCCESS) {
+        MPI_Comm_size(here, &g_local);
+        MPI_Comm_free(&here);
+    }
     if (g_size > MAX_RANKS) {
         if (!g_rank) fprintf(stderr, "cllama: %d ranks; at most %d\n", g_size, MAX_RANKS);
         MPI_Finalize();
@@ -173,6 +244,7 @@ int dist_init(int *argc, char ***argv) {
 }
 
 int dist_size(void) { return g_size; }
+int dist_local_ranks(void) { return g_local; }
 int dist_rank(void) { return g_rank; }
 const cllama_pipe *dist_pipe(void) { return g_state == ST_SERVING && g_size > 1 ? &g_pipe : NULL; }
 
@@ -323,7 +395,7 @@ int dist_model_load(const char *cmd, const char *path, const cllama_model_params
         *out = NULL;
         return EXIT_RUNTIME;
     }
-    g_pipe = (cllama_pipe){0, g_size, mpi_send, mpi_recv, NULL};
+    g_pipe = (cllama_pipe){0, g_size, mpi_send, mpi_recv, NULL, mpi_progress};
     return 0;
 }
 
@@ -342,9 +414,10 @@ int dist_worker_main(int argc, char **argv) {
         load_ack ack;
         load_part(req, own, &m, &ack);
         if (settle("", &ack, req)) {
-            cllama_pipe p = {g_rank, g_size, mpi_send, mpi_recv, NULL};
+            cllama_pipe p = {g_rank, g_size, mpi_send, mpi_recv, NULL, mpi_progress};
             if ((rc = cllama_pipe_serve(m, &p, 0)))
                 fprintf(stderr, "cllama: rank %d: %s\n", g_rank, cllama_last_error());
+            reap_sends(1);
         } else {
             rc = 1;
         }
@@ -367,6 +440,7 @@ int dist_finalize(int rc) {
     } else if (g_state == ST_SERVING && g_size > 1) {
         cllama_pipe_end(&g_pipe);
     }
+    reap_sends(1);
     MPI_Finalize();
     return rc;
 }

@@ -14,6 +14,7 @@ int dist_init(int *argc, char ***argv) {
     return 0;
 }
 int dist_size(void) { return 1; }
+int dist_local_ranks(void) { return 1; }
 int dist_rank(void) { return 0; }
 int dist_worker_main(int argc, char **argv) {
     (void)argc;

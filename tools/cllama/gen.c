@@ -58,6 +58,18 @@ size_t stop_holdback(const char *s, size_t n, const char *const *stops, int n_st
     return keep;
 }
 
+/* The next token: the one cllama_decode sampled (the sampler set on the context, as
+ * the pipeline needs: there it is sampled on the last stage), else sampled here from
+ * the logits; -1 if the last call kept neither. */
+static int32_t next_token(cllama_context *ctx, cllama_sampler *smp, float *buf, int n_vocab) {
+    int32_t id = cllama_get_token(ctx, -1);
+    if (id >= 0) return id;
+    const float *l = cllama_get_logits(ctx, -1);
+    if (!l) return -1;
+    memcpy(buf, l, (size_t)n_vocab * sizeof *buf);
+    return cllama_sampler_sample(smp, buf);
+}
+
 int gen_reply(cllama_context *ctx, const cllama_model *m, cllama_sampler *smp, const gen_opts *o, gen_result *r) {
     memset(r, 0, sizeof *r);
     int n_vocab = cllama_model_n_vocab(m), cap_ids = 64, rc = 0;
@@ -69,12 +81,11 @@ int gen_reply(cllama_context *ctx, const cllama_model *m, cllama_sampler *smp, c
     cllama_detok_init(&d, m, 0);
     r->stop = "length";
     double t0 = now_s();
-    const float *last = cllama_get_logits(ctx, -1);
-    if (!r->ids || !logits || !last || sbuf_put(&all, "", 0)) {
+    int32_t id = r->ids && logits ? next_token(ctx, smp, logits, n_vocab) : -1;
+    if (id < 0 || sbuf_put(&all, "", 0)) {
         rc = -1;
         goto done;
     }
-    memcpy(logits, last, (size_t)n_vocab * sizeof *logits);
     char piece[1024];
     for (;;) {
         if (o->interrupt && *o->interrupt) {
@@ -82,7 +93,6 @@ int gen_reply(cllama_context *ctx, const cllama_model *m, cllama_sampler *smp, c
             break;
         }
         if (o->n_predict >= 0 && r->n_gen >= o->n_predict) break;
-        int32_t id = cllama_sampler_sample(smp, logits);
         if (!o->ignore_eos && cllama_token_is_eog(m, id)) {
             r->stop = "end of generation token";
             break;
@@ -129,7 +139,10 @@ int gen_reply(cllama_context *ctx, const cllama_model *m, cllama_sampler *smp, c
             r->ids = ni;
         }
         r->ids[r->n_ids++] = id;
-        memcpy(logits, cllama_get_logits(ctx, -1), (size_t)n_vocab * sizeof *logits);
+        if ((id = next_token(ctx, smp, logits, n_vocab)) < 0) {
+            rc = -1;
+            goto done;
+        }
     }
     /* the held-back tail (it did not become a stop string), then a cut character */
     int k = cllama_detok_flush(&d, piece, (int)sizeof piece);

@@ -366,7 +366,7 @@ int ppl_run(cllama_model *m, const int32_t *tokens, int n_tokens, const ppl_para
     cllama_context_params cp = cli_context_params();
     cp.n_ctx = n_ctx;
     cp.n_batch = p.n_batch;
-    cp.n_threads = p.n_threads;
+    cp.n_threads = cli_threads(p.n_threads);
     cp.threadpool = p.threadpool;
     if ((rc = cllama_context_init(m, &cp, &ctx))) {
         fail_lib(rc);

@@ -88,6 +88,7 @@ typedef struct {
     uint64_t prompt_tokens, prompt_tokens_cached, gen_tokens;
     double prompt_seconds, gen_seconds; /* engine time spent in steps with prompt / generation tokens */
     uint64_t steps;
+    uint64_t overlapped; /* batches submitted while another group's was in flight (MPI) */
 } srv_stats;
 void srv_engine_stats(srv_engine *e, srv_stats *s);
 
