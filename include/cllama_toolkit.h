@@ -114,11 +114,13 @@ void cllama_cost_model(const cllama_hparams *hp, uint64_t n_params, uint64_t wei
  * stages run one after the other, so
  *   tg time  = bytes per token / bandwidth          (the stages' reads, summed)
  *            + (N - 1) x (latency + n_embd x 4 B / link)    hidden state, stage to stage
- *            + latency + n_vocab x 4 B / link                the logits back to the first
- * (the last term as cllama's MPI pipeline does it). A prompt of P tokens goes in
- * micro-batches of U: M = ceil(P / U) of them flow through the stages, each stage
- * busy U x FLOPs per token / N / peak per micro-batch, each hop carrying U x n_embd x 4 B:
- *   pp time  = (M + N - 1) x max(stage time, hop time) + the logits back.
+ *            + latency + 292 B / link                        the sampled token back
+ * (as cllama's MPI pipeline does it: the last stage samples and returns the token, its
+ * sampler's random state and a 256-byte header, not n_vocab x 4 B of logits). A prompt
+ * of P tokens goes in micro-batches of U (64 in cllama's pipeline): M = ceil(P / U) of
+ * them flow through the stages, each stage busy U x FLOPs per token / N / peak per
+ * micro-batch, each hop carrying U x n_embd x 4 B:
+ *   pp time  = (M + N - 1) x max(stage time, hop time) + the token back.
  * So generation never gets faster with N (the link only adds), and once the hops'
  * latency is a visible share of the token time more devices only slow it; pipelining
  * pays for prompts of many micro-batches. */
@@ -139,7 +141,7 @@ typedef struct {
     double mem_per_node;  /* bytes the fullest device needs: its layers' weights and KV, its
                            * end of the model (embedding or head), the scratch */
     double hop_s;         /* one hop of one token's hidden state */
-    double back_s;        /* one row of logits back to the first device */
+    double back_s;        /* the sampled token back to the first device */
     double tg, pp;        /* tokens/s */
     double link_share;    /* share of a generated token's time spent on the link */
 } cllama_pipeline_pred;

@@ -1,6 +1,8 @@
 #include "threads.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <time.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,9 +20,17 @@
 #define cpu_relax() ((void)0)
 #endif
 
-/* Spins before sleeping: about 50-100 us, longer than the gap between two ops of a
- * layer and much shorter than a user's pause between requests. */
-#define SPIN_ITERS 20000
+/* Spins before sleeping, in nanoseconds: longer than the gap between two ops of a layer
+ * (a few microseconds), much shorter than a scheduler's time slice, so a thread that
+ * waits on a busy machine soon gives its core to whoever needs it. Counted in time:
+ * a pause instruction takes 10 cycles on some cores and 140 on others. */
+#define SPIN_NS 50000
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 /* One thread's share in cl_pool_run_ranges: items [front, back) still to run, front in
  * the low 32 bits and back in the high ones, so owner and thieves claim by one CAS. On
@@ -35,12 +45,18 @@ struct cllama_threadpool {
     range_slot *slots; /* [n] */
     pthread_t *threads;
     atomic_uint generation; /* bumped once per task */
-    atomic_int pending;     /* workers still running the current task */
+    /* Shares 1..n-1 of the current task not finished yet. Share i is its worker's, but
+     * whoever claims it first runs it (claimed[i]): a worker the OS has not scheduled
+     * yet (a busy machine) has its share taken by a thread that has finished its own,
+     * instead of everyone waiting for it. */
+    atomic_int pending;
+    atomic_int *claimed; /* [n] */
     atomic_int stop;
     cl_task_fn fn;
     void *arg;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv;      /* workers sleep here between tasks */
+    pthread_cond_t done_cv; /* the caller sleeps here until the last share is done */
 };
 
 typedef struct {
@@ -48,18 +64,38 @@ typedef struct {
     int ith;
 } worker_arg;
 
-static void *worker(void *p) {
-    worker_arg wa = *(worker_arg *)p;
-    free(p);
+/* Runs share i of the current task if nobody has claimed it; 1 if it ran it. */
+static int run_share(cl_pool *p, int i) {
+    int free_ = 0;
+    if (!atomic_compare_exchange_strong(&p->claimed[i], &free_, 1)) return 0;
+    p->fn(p->arg, i, p->n);
+    if (atomic_fetch_sub(&p->pending, 1) == 1) { /* the last one wakes the caller if it sleeps */
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->done_cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+    return 1;
+}
+
+/* After one's own share: the shares of workers that have not started. */
+static void run_late_shares(cl_pool *p, int self) {
+    for (int k = 1; k < p->n; k++)
+        if (k != self && !atomic_load_explicit(&p->claimed[k], memory_order_relaxed)) run_share(p, k);
+}
+
+static void *worker(void *arg) {
+    worker_arg wa = *(worker_arg *)arg;
+    free(arg);
     cl_pool *pool = wa.pool;
     unsigned seen = 0;
     for (;;) {
         unsigned gen;
-        int spins = 0;
-        while ((gen = atomic_load_explicit(&pool->generation, memory_order_acquire)) == seen &&
-               !atomic_load_explicit(&pool->stop, memory_order_relaxed) && spins < SPIN_ITERS) {
+        int64_t t0 = now_ns();
+        for (int spins = 0; (gen = atomic_load_explicit(&pool->generation, memory_order_acquire)) == seen &&
+                            !atomic_load_explicit(&pool->stop, memory_order_relaxed);
+             spins++) {
+            if ((spins & 63) == 63 && now_ns() - t0 > SPIN_NS) break;
             cpu_relax();
-            spins++;
         }
         if (gen == seen && !atomic_load(&pool->stop)) {
             pthread_mutex_lock(&pool->mu);
@@ -69,8 +105,8 @@ static void *worker(void *p) {
         }
         if (atomic_load(&pool->stop)) break;
         seen = gen;
-        pool->fn(pool->arg, wa.ith, pool->n);
-        atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_release);
+        run_share(pool, wa.ith);
+        run_late_shares(pool, wa.ith);
     }
     return NULL;
 }
@@ -88,14 +124,19 @@ int cl_pool_init(int n_threads, cl_pool **out) {
         return cl_err(CLLAMA_E_NOMEM, "out of memory");
     }
     p->slots = aligned_alloc(64, sizeof *p->slots * (size_t)n_threads);
-    if (!p->slots) {
+    p->claimed = calloc((size_t)n_threads, sizeof *p->claimed);
+    if (!p->slots || !p->claimed) {
+        free(p->slots);
+        free(p->claimed);
         free(p->threads);
         free(p);
         return cl_err(CLLAMA_E_NOMEM, "out of memory");
     }
+    for (int i = 0; i < n_threads; i++) atomic_init(&p->claimed[i], 1); /* no task yet */
     pthread_mutex_init(&p->mu, NULL);
     pthread_mutex_init(&p->run_mu, NULL);
     pthread_cond_init(&p->cv, NULL);
+    pthread_cond_init(&p->done_cv, NULL);
     for (int i = 1; i < n_threads; i++) {
         worker_arg *wa = malloc(sizeof *wa);
         if (wa) *wa = (worker_arg){p, i};
@@ -120,8 +161,10 @@ void cl_pool_free(cl_pool *p) {
     pthread_mutex_destroy(&p->mu);
     pthread_mutex_destroy(&p->run_mu);
     pthread_cond_destroy(&p->cv);
+    pthread_cond_destroy(&p->done_cv);
     free(p->threads);
     free(p->slots);
+    free(p->claimed);
     free(p);
 }
 
@@ -135,13 +178,24 @@ static void run_locked(cl_pool *p, cl_task_fn fn, void *arg) {
     }
     p->fn = fn;
     p->arg = arg;
-    atomic_store_explicit(&p->pending, p->n - 1, memory_order_relaxed);
+    atomic_store(&p->pending, p->n - 1);
+    for (int i = 1; i < p->n; i++) atomic_store(&p->claimed[i], 0); /* after fn, arg: a claim reads them */
     pthread_mutex_lock(&p->mu);
     atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     fn(arg, 0, p->n);
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) cpu_relax();
+    run_late_shares(p, 0);
+    int64_t t0 = now_ns();
+    for (int spins = 0; atomic_load(&p->pending) > 0; spins++) {
+        if ((spins & 63) == 63 && now_ns() - t0 > SPIN_NS) {
+            pthread_mutex_lock(&p->mu);
+            while (atomic_load(&p->pending) > 0) pthread_cond_wait(&p->done_cv, &p->mu);
+            pthread_mutex_unlock(&p->mu);
+            break;
+        }
+        cpu_relax();
+    }
 }
 
 void cl_pool_run(cl_pool *p, cl_task_fn fn, void *arg) {
@@ -222,19 +276,31 @@ void cl_split(int64_t n, int ith, int nth, int64_t align, int64_t *lo, int64_t *
     *hi = u1 * align < n ? u1 * align : n;
 }
 
+int cl_usable_cpus(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 ? (int)online : 1;
+}
+
 int cl_default_threads(void) {
-    /* Count distinct (physical id, core id) pairs: SMT siblings share a core, and
+    /* Count distinct (physical id, core id) pairs of the CPUs this process may run on
+     * (taskset, cgroups' cpusets, mpirun's binding): SMT siblings share a core, and
      * matrix kernels gain nothing from a second thread on the same core. */
+    cpu_set_t set;
+    int have_set = sched_getaffinity(0, sizeof set, &set) == 0;
     FILE *f = fopen("/proc/cpuinfo", "r");
     int cores = 0;
     if (f) {
         char line[256];
-        int phys = 0;
+        int phys = 0, cpu = -1;
         int seen[1024][2];
         while (fgets(line, sizeof line, f)) {
             int v;
-            if (sscanf(line, "physical id : %d", &v) == 1) phys = v;
+            if (sscanf(line, "processor : %d", &v) == 1) cpu = v;
+            else if (sscanf(line, "physical id : %d", &v) == 1) phys = v;
             else if (sscanf(line, "core id : %d", &v) == 1) {
+                if (have_set && cpu >= 0 && cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &set)) continue;
                 int dup = 0;
                 for (int i = 0; i < cores; i++)
                     if (seen[i][0] == phys && seen[i][1] == v) dup = 1;
@@ -247,8 +313,8 @@ int cl_default_threads(void) {
         }
         fclose(f);
     }
-    long online = sysconf(_SC_NPROCESSORS_ONLN);
-    if (cores <= 0 || cores > online) cores = online > 0 ? (int)online : 1;
+    int usable = cl_usable_cpus();
+    if (cores <= 0 || cores > usable) cores = usable;
     return cores;
 }
 

@@ -1,6 +1,9 @@
 /* A fixed pool of worker threads that run one task at a time on all threads.
  * Workers spin briefly between tasks (layers dispatch many small tasks per token),
- * then sleep on a condition variable so an idle pool costs no CPU. The public
+ * then sleep on a condition variable (a futex) so an idle pool costs no CPU; the
+ * caller waiting for the last share does the same. A worker that has not started its
+ * share when another thread is done with its own loses the share to that thread, so a
+ * busy machine's descheduled worker does not hold up every task. The public
  * cllama_threadpool is this pool. Several threads may submit tasks at once (contexts
  * sharing a pool): each run takes the pool for its duration, so their tasks
  * interleave, one at a time. */
@@ -39,7 +42,10 @@ void cl_pool_run_ranges(cl_pool *p, int64_t n_items, cl_item_fn fn, void *arg);
 /* Rows [*lo, *hi) of n for thread ith of nth, in multiples of `align` rows. */
 void cl_split(int64_t n, int ith, int nth, int64_t align, int64_t *lo, int64_t *hi);
 
-/* Physical cores if known, else online CPUs. */
+/* Physical cores among the CPUs this process may run on (its affinity), if known,
+ * else those CPUs. */
 int cl_default_threads(void);
+/* CPUs this process may run on (sched_getaffinity), else the online ones. */
+int cl_usable_cpus(void);
 
 #endif

@@ -42,6 +42,16 @@ case $err in
 *"kernel set 'neon' is not available"*) echo "ok   (AArch64 build) $err" ;;
 *) echo "FAIL CLLAMA_ISA=neon message: $err"; fails=$((fails + 1)) ;;
 esac
+# more threads than the CPUs this process may use: a warning, and the run goes on
+if command -v taskset >/dev/null; then
+    err=$(taskset -c 0 "$bin" run -m "$model" -p hi -n 1 -t 4 2>&1 >/dev/null)
+    rc=$?
+    case $err in
+    *"warning: 4 threads on 1 CPUs this process may use"*) [ $rc -eq 0 ] && echo "ok   -t 4 under taskset -c 0: warned, exit 0" ||
+        { echo "FAIL -t 4 under taskset: exit $rc"; fails=$((fails + 1)); } ;;
+    *) echo "FAIL -t 4 under taskset -c 0: no warning: $err"; fails=$((fails + 1)) ;;
+    esac
+fi
 # the message counts right and says what to do
 err=$("$bin" run -m "$model" --ctx 1 -p hi -n 4 2>&1 >/dev/null)
 case $err in

@@ -67,3 +67,6 @@ endif()
 add_test(NAME split_parts COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/test_split.py ${CLLAMA_BIN}
          ${TESTDATA} ${CMAKE_CURRENT_BINARY_DIR}/split ${SPLIT_MPIRUN})
 set_tests_properties(split_parts PROPERTIES SKIP_RETURN_CODE 77)
+
+# The thread pool: every share and item exactly once with more threads than CPUs.
+cl_add_unit_test(test_threads SOURCES test_threads.c)

@@ -184,6 +184,10 @@ int cllama_link_find(const char *spec, cllama_link *out) {
     return cl_err(CLLAMA_E_INVALID, "unknown link '%s' (known: %s)", spec, cllama_link_names());
 }
 
+/* What comes back to the first device per generated token in cllama's pipeline: the
+ * status header (256 B), the token (4 B) and the sampler's random state (32 B). */
+#define PIPE_TOKEN_BACK_BYTES 292.0
+
 void cllama_pipeline_predict(const cllama_cost *c, const cllama_hparams *hp, uint64_t n_params, uint64_t weight_bytes,
                              double bw_gbs, double peak_flops, int nodes, const cllama_link *l, int n_prompt,
                              int n_ubatch, cllama_pipeline_pred *out) {
@@ -197,13 +201,13 @@ void cllama_pipeline_predict(const cllama_cost *c, const cllama_hparams *hp, uin
                                : (layers + c->kv_bytes) / N + end_part + (c->mem_needed - weight_bytes - c->kv_bytes);
     double lat = l ? l->latency_us * 1e-6 : 0, Bps = l ? l->gbs * 1e9 : 1e300;
     out->hop_s = lat + hp->n_embd * 4.0 / Bps;
-    out->back_s = lat + hp->n_vocab * 4.0 / Bps;
+    out->back_s = lat + PIPE_TOKEN_BACK_BYTES / Bps;
     double t_compute = c->bytes_per_token / (bw_gbs * 1e9);
     double t_link = N > 1 ? (N - 1) * out->hop_s + out->back_s : 0;
     out->tg = 1.0 / (t_compute + t_link);
     out->link_share = t_link / (t_compute + t_link);
     if (peak_flops > 0 && n_prompt > 0) {
-        int U = n_ubatch > 0 ? n_ubatch : 512, M = (n_prompt + U - 1) / U;
+        int U = n_ubatch > 0 ? n_ubatch : 64, M = (n_prompt + U - 1) / U;
         double stage = (double)U * c->flops_per_token / N / peak_flops;
         double hop = N > 1 ? lat + (double)U * hp->n_embd * 4.0 / Bps : 0;
         double t = N == 1 ? n_prompt * c->flops_per_token / peak_flops

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,11 +158,14 @@ void cli_log_init(void) {
 }
 
 int cli_check_threads(const char *cmd, int threads) {
-    long online = sysconf(_SC_NPROCESSORS_ONLN);
-    if (threads > 0 && online > 0 && threads > online) {
+    /* the CPUs this process may run on: taskset, a container's cpuset, mpirun's binding */
+    cpu_set_t set;
+    long cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads > 0 && cpus > 0 && threads > cpus) {
         fprintf(stderr,
-                "cllama %s: warning: %d threads on %ld online CPUs: threads will wait for each other (use -t %ld or fewer)\n",
-                cmd, threads, online, online);
+                "cllama %s: warning: %d threads on %ld CPUs this process may use: threads will wait for each other "
+                "(use -t %ld or fewer)\n",
+                cmd, threads, cpus, cpus);
         return 1;
     }
     return 0;

@@ -738,7 +738,7 @@ static void print_nodes(const lrow *rows, int n, int nodes, const cllama_link *l
     cJSON *arr = json ? cJSON_CreateArray() : NULL;
     if (!json) {
         printf("Pipeline over %d devices each, %s (%g GB/s, %g us a hop); context %d; pp: a prompt of %d tokens "
-               "in micro-batches of 512\n\n", nodes, link->label, link->gbs, link->latency_us, n_ctx, n_ctx);
+               "in micro-batches of 64\n\n", nodes, link->label, link->gbs, link->latency_us, n_ctx, n_ctx);
         printf("| model | device | memory per device | fits | tg t/s, 1 device | tg t/s, %d | link share of tg | "
                "hop (us) | pp t/s, 1 device | pp t/s, %d |\n|---|---|--:|---|--:|--:|--:|--:|--:|--:|\n", nodes, nodes);
     }
@@ -747,7 +747,7 @@ static void print_nodes(const lrow *rows, int n, int nodes, const cllama_link *l
         cllama_pipeline_pred pr;
         double peak = peak_tflops(r->d, r->m->quant) * 1e12;
         cllama_pipeline_predict(&r->cost, &r->m->hp, r->m->params, r->m->bytes, r->d->bw_gbs, peak, nodes, link,
-                                n_ctx, 512, &pr);
+                                n_ctx, 64, &pr);
         /* the smallest memory size a device of the kind offers that holds its share */
         double gb = 0, usable = 0;
         for (int k = 0; k < r->d->n_mem; k++) {
