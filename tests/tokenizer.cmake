@@ -35,3 +35,10 @@ add_test(NAME tokenize_invalid_utf8 COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURREN
 set_tests_properties(tokenize_invalid_utf8 PROPERTIES SKIP_RETURN_CODE 77)
 set_tests_properties(test_tokenizer tokenize_cli_ids tokenize_cli_pieces tokenize_cli_exit_codes detok_python
                      PROPERTIES SKIP_RETURN_CODE 77)
+
+# llama.cpp's tokenizer suite, every text-generation vocabulary family it has (files
+# from llama-cpp-python's source package, extracted by scripts/setup.sh; skipped
+# without them).
+cl_add_api_test(test_vocab_suite SOURCES test_vocab_suite.c ARGS ${CMAKE_BINARY_DIR}/vocab-suite
+  llama-spm llama-bpe gpt-2 phi-3 qwen2 qwen35 deepseek-llm deepseek-coder falcon starcoder refact mpt command-r)
+set_tests_properties(test_vocab_suite PROPERTIES SKIP_RETURN_CODE 77)
