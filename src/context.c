@@ -306,17 +306,24 @@ static int logits_room(cllama_context *c, int n_out) {
     return 0;
 }
 
+/* Room for n batch entries in out_row and token. */
+static int entries_room(cllama_context *c, int n) {
+    if (n <= c->out_cap) return 0;
+    int32_t *r = realloc(c->out_row, (size_t)n * sizeof *r);
+    if (r) c->out_row = r;
+    int32_t *t = r ? realloc(c->token, (size_t)n * sizeof *t) : NULL;
+    if (!t) return cl_err(CLLAMA_E_NOMEM, "out of memory");
+    c->token = t;
+    c->out_cap = n;
+    return 0;
+}
+
 /* Output rows for the batch: out_row[i], and room for them in the logits and
  * embeddings buffers. */
 static int prepare_outputs(cllama_context *c, const cllama_batch *b, int logits_external) {
     int n = b->n_tokens, n_out = 0;
-    if (n > c->out_cap) {
-        int32_t *r = realloc(c->out_row, (size_t)n * sizeof *r), *t = r ? realloc(c->token, (size_t)n * sizeof *t) : NULL;
-        if (r) c->out_row = r;
-        if (!t) return cl_err(CLLAMA_E_NOMEM, "out of memory");
-        c->token = t;
-        c->out_cap = n;
-    }
+    int rc = entries_room(c, n);
+    if (rc) return rc;
     for (int i = 0; i < n; i++) {
         int keep = b->output ? b->output[i] != 0 : i == n - 1;
         c->out_row[i] = keep ? n_out++ : -1;
@@ -325,8 +332,7 @@ static int prepare_outputs(cllama_context *c, const cllama_batch *b, int logits_
     c->out_n = n;
     const cl_hparams *hp = &c->m->hp;
     int last = c->layer_end == hp->n_layer || c->piped; /* stage 0 receives the last stage's logits */
-    int rc = last && !logits_external ? logits_room(c, n_out) : 0;
-    if (rc) return rc;
+    if ((rc = last && !logits_external ? logits_room(c, n_out) : 0)) return rc;
     if ((!last || c->embeddings) && (size_t)n_out > c->embd_cap) {
         float *e = realloc(c->embd, (size_t)n_out * hp->n_embd * sizeof *e);
         if (!e) return cl_err(CLLAMA_E_NOMEM, "out of memory for the hidden states of %d tokens", n_out);
@@ -505,36 +511,29 @@ static int drain_failed(cllama_context *c) {
 /* Reads the answer of the oldest batch in flight (after those of failed ones, which
  * are rolled back): its outputs become the context's. */
 static int collect(cllama_context *c, float *logits) {
-    {
-        int rc = drain_failed(c);
-        if (rc) return rc;
-        if (!c->fl_n) return cl_err(CLLAMA_E_INVALID, "cllama_decode_collect: no batch in flight");
-        cl_inflight f = inflight_pop(c);
-        int n_out = 0;
-        if (f.n > c->out_cap) {
-            int32_t *r = realloc(c->out_row, (size_t)f.n * sizeof *r), *t = r ? realloc(c->token, (size_t)f.n * sizeof *t) : NULL;
-            if (r) c->out_row = r;
-            if (t) c->token = t, c->out_cap = f.n;
-            else rc = cl_err(CLLAMA_E_NOMEM, "out of memory");
-        }
-        if (!rc) {
-            memcpy(c->out_row, f.out_row, (size_t)f.n * sizeof *f.out_row);
-            for (int i = 0; i < f.n; i++) c->token[i] = -1, n_out += f.out_row[i] >= 0;
-            c->out_n = f.n;
-            if (!logits) rc = logits_room(c, n_out);
-        }
-        if (!rc) rc = cl_pipe_finish(c, logits ? logits : c->logits, f.seq, f.out_flags, f.n);
-        if (rc) { /* a later stage failed (or memory here): the batch leaves no trace */
-            release(c, f.taken, f.n);
-            c->out_n = 0;
-            if (rc != CLLAMA_E_IO) pipe_rollback(c, f.pos, f.seq, f.n, 0);
-        } else if (logits) {
-            c->out_n = 0; /* the rows went to the caller's buffer */
-        }
-        inflight_free(&f);
-        if (!rc) rc = drain_failed(c); /* a batch that failed after this one: its trace gone now */
-        return rc;
+    int rc = drain_failed(c);
+    if (rc) return rc;
+    if (!c->fl_n) return cl_err(CLLAMA_E_INVALID, "cllama_decode_collect: no batch in flight");
+    cl_inflight f = inflight_pop(c);
+    int n_out = 0;
+    rc = entries_room(c, f.n);
+    if (!rc) {
+        memcpy(c->out_row, f.out_row, (size_t)f.n * sizeof *f.out_row);
+        for (int i = 0; i < f.n; i++) c->token[i] = -1, n_out += f.out_row[i] >= 0;
+        c->out_n = f.n;
+        if (!logits) rc = logits_room(c, n_out);
     }
+    if (!rc) rc = cl_pipe_finish(c, logits ? logits : c->logits, f.seq, f.out_flags, f.n);
+    if (rc) { /* a later stage failed (or memory here): the batch leaves no trace */
+        release(c, f.taken, f.n);
+        c->out_n = 0;
+        if (rc != CLLAMA_E_IO) pipe_rollback(c, f.pos, f.seq, f.n, 0);
+    } else if (logits) {
+        c->out_n = 0; /* the rows went to the caller's buffer */
+    }
+    inflight_free(&f);
+    if (!rc) rc = drain_failed(c); /* a batch that failed after this one: its trace gone now */
+    return rc;
 }
 
 static void inflight_push(cllama_context *c, const cl_inflight *f) {

@@ -237,11 +237,11 @@ static void drop(served *s) {
     memset(s, 0, sizeof *s);
 }
 
-/* The last stage at the end of a call: samples the CL_PIPE_OUT_TOKEN rows with the
- * states of blob[0, len) into res (tokens, then one rng_rec per record; *res_len bytes),
- * and moves the CL_PIPE_OUT_LOGITS rows to the front. Returns the number of logits rows,
- * or -1 with the error set. */
-static int sample_rows(served *s, int V, const char *blob, size_t len, char **res, size_t *res_len) {
+/* The last stage at the end of a call: samples the CL_PIPE_OUT_TOKEN rows (*n_tok)
+ * with the states of blob[0, len) into res (tokens, then one rng_rec per record;
+ * *res_len bytes), and moves the CL_PIPE_OUT_LOGITS rows to the front. Returns the
+ * number of logits rows, or -1 with the error set. */
+static int sample_rows(served *s, int V, const char *blob, size_t len, char **res, size_t *res_len, int *n_tok_out) {
     uint64_t have = 0;
     int n_rec = 0, n_tok = 0, n_logits = 0;
     int32_t order[CL_MAX_SEQ];
@@ -258,6 +258,7 @@ static int sample_rows(served *s, int V, const char *blob, size_t len, char **re
         o += r.bytes;
     }
     for (size_t i = 0; i < s->rows; i++) n_tok += s->kind[i] == CL_PIPE_OUT_TOKEN;
+    *n_tok_out = n_tok;
     *res_len = (size_t)n_tok * sizeof(int32_t) + (size_t)n_rec * sizeof(rng_rec);
     if (!(*res = malloc(*res_len ? *res_len : 1))) return cl_err(CLLAMA_E_NOMEM, "out of memory"), -1;
     for (size_t i = 0, k = 0; i < s->rows; i++) {
@@ -373,8 +374,7 @@ static int serve_ub(cllama_model *model, const cllama_pipe *p, served *s, msg_t 
     size_t res_len = 0;
     int n_logits = 0, n_tok = 0;
     if (s && !r.status) {
-        for (size_t i = 0; i < s->rows; i++) n_tok += s->kind[i] == CL_PIPE_OUT_TOKEN;
-        if ((n_logits = sample_rows(s, model->hp.n_vocab, blob, blen, &res, &res_len)) < 0) {
+        if ((n_logits = sample_rows(s, model->hp.n_vocab, blob, blen, &res, &res_len, &n_tok)) < 0) {
             fail(&r, p, CLLAMA_E_FORMAT);
             n_logits = n_tok = 0;
         }

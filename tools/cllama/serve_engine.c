@@ -108,7 +108,6 @@ typedef struct {
     char *text;       /* the completion so far (stop strings are searched in it) */
     size_t n_text, cap_text, sent;
     int n_gen;
-    int flying;       /* in a batch in flight: it ends only when that batch is collected */
 } slot;
 
 struct srv_engine {
@@ -294,7 +293,6 @@ static void collected(srv_engine *e, struct group *gr, int rc) {
     double now = now_s(), dt = now - (gr->t0 > e->t_collected ? gr->t0 : e->t_collected);
     e->t_collected = now;
     gr->in_flight = 0;
-    for (int k = 0; k < gr->n; k++) e->slots[gr->slot[k]].flying = 0;
     if (rc) { /* every slot of the batch fails (nothing was stored: the cache is as before) */
         char msg[300];
         snprintf(msg, sizeof msg, "evaluation failed: %s", cllama_last_error());
@@ -342,7 +340,8 @@ static void admit_waiting(srv_engine *e, int first, int stride) {
     e->stats.queue = e->qn;
     pthread_mutex_unlock(&e->mu);
     for (int i = first; i < e->n_slots; i += stride)
-        if (e->slots[i].state != SLOT_IDLE && !e->slots[i].flying && cancelled(e->slots[i].req))
+        /* a slot of a group in flight ends only once that batch is collected */
+        if (e->slots[i].state != SLOT_IDLE && !e->groups[i % e->n_groups].in_flight && cancelled(e->slots[i].req))
             finish(e, &e->slots[i], NULL, "the client went away");
     int busy = 0;
     for (int i = 0; i < e->n_slots; i++) busy += e->slots[i].state != SLOT_IDLE;
@@ -389,6 +388,12 @@ static int build(srv_engine *e, struct group *gr, int first, int stride) {
     return n;
 }
 
+static int groups_in_flight(const srv_engine *e) {
+    int n = 0;
+    for (int g = 0; g < e->n_groups; g++) n += e->groups[g].in_flight;
+    return n;
+}
+
 /* Sends gr's batch down (collecting it at once unless the groups are in flight). */
 static void submit(srv_engine *e, struct group *gr, int in_flight) {
     gr->t0 = now_s();
@@ -398,10 +403,8 @@ static void submit(srv_engine *e, struct group *gr, int in_flight) {
         collected(e, gr, rc ? rc : cllama_decode_collect(e->ctx));
         return;
     }
-    int others = 0;
-    for (int g = 0; g < e->n_groups; g++) others += e->groups[g].in_flight;
+    int others = groups_in_flight(e);
     gr->in_flight = 1;
-    for (int k = 0; k < gr->n; k++) e->slots[gr->slot[k]].flying = 1;
     if (others) {
         pthread_mutex_lock(&e->mu);
         e->stats.overlapped++;
@@ -414,9 +417,8 @@ static void submit(srv_engine *e, struct group *gr, int in_flight) {
  * in turn, a group's batch in flight is collected and its next submitted, until the
  * work shrinks and the groups drain. Returns 0 when there was nothing to do. */
 static int step(srv_engine *e) {
-    int G = e->n_groups, in_flight = 0, did = 0;
-    for (int g = 0; g < G; g++) in_flight += e->groups[g].in_flight;
-    if (!in_flight) {
+    int G = e->n_groups, did = 0;
+    if (!groups_in_flight(e)) {
         admit_waiting(e, 0, 1);
         e->pipelined = G > 1 && pending_tokens(e) >= PIPELINE_TOKENS * G;
         if (!e->pipelined) {
@@ -450,7 +452,7 @@ static void *engine_main(void *arg) {
         pthread_mutex_lock(&e->mu);
         int idle = 1;
         for (int i = 0; i < e->n_slots; i++) idle &= e->slots[i].state == SLOT_IDLE;
-        for (int g = 0; g < e->n_groups; g++) idle &= !e->groups[g].in_flight;
+        idle &= !groups_in_flight(e);
         while (!e->stop && idle && e->qn == 0) pthread_cond_wait(&e->cv, &e->mu);
         int stop = e->stop;
         pthread_mutex_unlock(&e->mu);
