@@ -64,12 +64,13 @@ static void quantize_task(void *arg, int ith, int nth) {
 static void run_unit(const mm_job *j, const cl_tensor *w, float *yw, int64_t r0, int64_t r1, int c0, int c1) {
     int64_t n_in = w->ne[0], n_out = w->ne[1];
     cl_dot_fn dot = j->k->dot[w->type];
-    /* Interleaved rows go through the x8 kernels (16 rows, then 8). As stored, the
-     * 8-row kernel's in-register transpose pays when several activation rows share it,
-     * not for one (generation). */
+    /* Interleaved rows go through the x8 kernels (16 rows, then 8); rows as stored
+     * through the 8-row kernel where the set has one, whatever the number of activation
+     * rows: it rounds differently from dot, and a row's result must not depend on the
+     * batch it came in. */
     cl_gemm8x_fn gemm8x = w->packed ? j->k->gemm8x[w->type] : NULL;
     cl_gemm16x_fn gemm16x = w->packed ? j->k->gemm16x[w->type] : NULL;
-    cl_gemm8_fn gemm8 = !w->packed && c1 - c0 > 1 ? j->k->gemm8[w->type] : NULL;
+    cl_gemm8_fn gemm8 = !w->packed ? j->k->gemm8[w->type] : NULL;
     size_t bb = cl_type_info(w->type)->type_size;
     float out[TOK_TILE];
     for (int t0 = c0; t0 < c1; t0 += TOK_TILE) {

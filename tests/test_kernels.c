@@ -238,8 +238,9 @@ static int check_axpy(const cl_kernels *gen, const cl_kernels *set) {
  * depend on what else is in the batch, so a server's parallel requests get exactly the
  * results each gets alone. For every kernel set (generic too) and weight type, the path
  * the matmul takes for a row in a batch of 2..7 activation rows must give the bits of
- * the path it takes for that activation row alone: rows as stored, dot or gemm8
- * against dot for one row; x8 groups, gemm8x or gemm16x against gemm8x for one row. */
+ * the path it takes for that activation row alone, for both layouts a type may have:
+ * rows as stored (gemm8 for groups of 8 where the set has it, else dot; dot for the
+ * rows after the last group) and x8 groups (gemm16x for 3 or more rows, gemm8x). */
 static int check_invariance(const cl_kernels *set) {
     int failed = 0;
     for (int type = 0; type < CL_TYPE_COUNT; type++) {
@@ -263,15 +264,19 @@ static int check_invariance(const cl_kernels *set) {
             cl_interleave8(type, w, row, pw, n);
             cl_interleave8(type, w + 8 * row, row, pw + 8 * row, n);
         }
-        /* each activation row alone, through the one-row path */
-        float alone[16][7], out[7 * 16];
+        /* each activation row alone, through the one-row paths: stored rows 0..7 by
+         * gemm8 (or dot), rows 8..15 by dot (a remainder); x8 groups by gemm8x */
+        float stored[16][7], grouped[16][7], out[7 * 16];
         for (int t = 0; t < nt_max; t++) {
             const char *a1 = abuf + t * a_stride;
-            for (int g = 0; g < 2; g++) {
-                if (packed) set->gemm8x[type](n, pw + (size_t)g * 8 * row, a1, a_stride, 1, out, os);
-                else
-                    for (int r = 0; r < 8; r++) set->dot[type](n, w + (size_t)(g * 8 + r) * row, a1, a_stride, 1, &out[r]);
-                for (int r = 0; r < 8; r++) alone[g * 8 + r][t] = out[r];
+            if (set->gemm8[type]) set->gemm8[type](n, w, row, bb, a1, a_stride, 1, out, os);
+            else
+                for (int r = 0; r < 8; r++) set->dot[type](n, w + (size_t)r * row, a1, a_stride, 1, &out[r]);
+            for (int r = 8; r < 16; r++) set->dot[type](n, w + (size_t)r * row, a1, a_stride, 1, &out[r]);
+            for (int r = 0; r < 16; r++) stored[r][t] = out[r];
+            for (int g = 0; packed && g < 2; g++) {
+                set->gemm8x[type](n, pw + (size_t)g * 8 * row, a1, a_stride, 1, out, os);
+                for (int r = 0; r < 8; r++) grouped[g * 8 + r][t] = out[r];
             }
         }
         int diff = 0;
@@ -282,27 +287,26 @@ static int check_invariance(const cl_kernels *set) {
                     set->gemm8x[type](n, pw + (size_t)g * 8 * row, abuf, a_stride, nt, out, os);
                     for (int t = 0; t < nt; t++)
                         for (int r = 0; r < 8; r++)
-                            if (memcmp(&out[t * os + r], &alone[g * 8 + r][t], 4)) diff++, where = "gemm8x";
+                            if (memcmp(&out[t * os + r], &grouped[g * 8 + r][t], 4)) diff++, where = "gemm8x";
                 }
                 if (set->gemm16x[type]) {
                     set->gemm16x[type](n, pw, 8 * row, abuf, a_stride, nt, out, os);
                     for (int t = 0; t < nt; t++)
                         for (int r = 0; r < 16; r++)
-                            if (memcmp(&out[t * os + r], &alone[r][t], 4)) diff++, where = "gemm16x";
+                            if (memcmp(&out[t * os + r], &grouped[r][t], 4)) diff++, where = "gemm16x";
                 }
-                continue;
             }
-            for (int r = 0; r < 16; r++) {
+            for (int r = set->gemm8[type] ? 8 : 0; r < 16; r++) {
                 float o[7];
                 set->dot[type](n, w + (size_t)r * row, abuf, a_stride, nt, o);
                 for (int t = 0; t < nt; t++)
-                    if (memcmp(&o[t], &alone[r][t], 4)) diff++, where = "dot";
+                    if (memcmp(&o[t], &stored[r][t], 4)) diff++, where = "dot";
             }
             if (set->gemm8[type]) {
                 set->gemm8[type](n, w, row, bb, abuf, a_stride, nt, out, os);
                 for (int t = 0; t < nt; t++)
                     for (int r = 0; r < 8; r++)
-                        if (memcmp(&out[t * os + r], &alone[r][t], 4)) diff++, where = "gemm8";
+                        if (memcmp(&out[t * os + r], &stored[r][t], 4)) diff++, where = "gemm8";
             }
         }
         if (diff) printf("FAIL %s/%s: %d results depend on the batch (last in %s)\n", cl_type_name(type), set->isa, diff, where);
