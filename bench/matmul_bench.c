@@ -115,7 +115,7 @@ static int run_case(cl_pool *pool, const char *spec, int reps) {
             memcpy(first + (size_t)r * row, first + (size_t)(r % 64) * row, row);
         }
     }
-    cl_tensor t = {first, type, {n_in, n_out}, row, 0};
+    cl_tensor t = {first, type, {n_in, n_out}, row, 0, 0};
     if (packed) {
         cl_repack_tensor(pool, &t, w);
         t.packed = 1;

@@ -111,6 +111,20 @@ typedef struct {
     int rope_neox;     /* rotate (x[i], x[i + D/2]) pairs instead of (x[2i], x[2i+1]) */
     int qkv_bias;      /* Q, K and V projections carry biases */
     int tied_output;   /* the output projection is token_embd */
+    /* Gemma 2/3, Phi-3 and Mistral-style models; the neutral values for Llama. */
+    int n_swa;         /* sliding window: a token of a windowed layer attends to the n_swa latest
+                        * positions, its own included; 0 = no window */
+    int swa_pattern;   /* layers l with l % swa_pattern < swa_pattern - 1 are windowed (Gemma 2: 2,
+                        * Gemma 3: 6; 1 = every layer); a per-layer list in the file overrides it */
+    float rope_base_swa, rope_scale_swa; /* the windowed layers' rope (Gemma 3's local layers) */
+    float rope_attn_factor; /* rotated values multiplied by this (LongRoPE's scaling; 1 = none) */
+    int n_ctx_orig;    /* LongRoPE: contexts longer than this use rope_factors_long, else _short */
+    float attn_scale;  /* scores = q.k * attn_scale (1/sqrt(head_dim) unless the model says otherwise) */
+    float attn_softcap, final_softcap; /* scores, logits squashed to cap * tanh(x / cap); 0 = none */
+    float embd_scale;  /* token embeddings multiplied by this (Gemma: sqrt(n_embd); 1 = none) */
+    int ffn_gelu;      /* GeGLU with the tanh GELU (Gemma) instead of SwiGLU */
+    int post_norms;    /* RMSNorm of the attention and FFN outputs before each residual add (Gemma) */
+    int qk_norm;       /* per-head RMSNorm of queries and keys before rope (Gemma 3) */
 } cllama_hparams;
 
 typedef struct {

@@ -23,9 +23,11 @@ extern "C" {
 
 typedef struct {
     char name[32];
-    char arch[16]; /* general.architecture: llama, qwen2 */
+    char arch[16]; /* general.architecture: llama, qwen2, gemma2, gemma3, phi3 */
     int n_vocab, n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx_train;
+    int head_dim;  /* 0: n_embd / n_head */
     float rope_base, rms_eps;
+    int n_swa;     /* sliding window; -1: the architecture's default */
     int tied;
     char source[160];
 } cllama_shape;
@@ -45,6 +47,8 @@ const char *cllama_scheme_list(void);
 
 /* The hyperparameters a model of this shape loads with. */
 void cllama_shape_hparams(const cllama_shape *s, cllama_hparams *hp);
+/* Layers of shape s that attend within a sliding window (0 without one). */
+int cllama_shape_swa_layers(const cllama_shape *s);
 
 /* Parameter count and weight bytes of shape s under scheme, without building it. */
 void cllama_synth_size(const cllama_shape *s, const char *scheme, uint64_t *n_params, uint64_t *bytes);

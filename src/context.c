@@ -145,7 +145,7 @@ int cllama_context_init(cllama_model *m, const cllama_context_params *params, cl
     c->att_o = alloc64(T * (size_t)c->att_rows * hp->head_dim * sizeof(float));
     c->vis = malloc(T * C * sizeof(int64_t));
     c->vis_first = malloc(T * C * sizeof(int32_t));
-    c->inv_freq = alloc64((size_t)hp->head_dim / 2 * sizeof(float));
+    c->inv_freq = alloc64((size_t)hp->head_dim * sizeof(float));
     c->act = alloc64(cl_matmul_scratch((int64_t)cl_max_in(hp), (int)B));
     c->samplers = calloc((size_t)d.n_seq, sizeof *c->samplers);
     c->sample_buf = malloc((size_t)hp->n_vocab * sizeof(float));
@@ -156,11 +156,18 @@ int cllama_context_init(cllama_model *m, const cllama_context_params *params, cl
         return cl_err(CLLAMA_E_NOMEM, "out of memory allocating a %d-token context", d.n_ctx);
     }
     cllama_kv_clear(c);
+    /* Per-dimension divisors: Llama 3.1's rope_freqs, or LongRoPE's long factors when
+     * the context is longer than the original one and its short ones otherwise (one
+     * choice per context, as the reference makes it from n_ctx). */
     const float *freqs = cl_vec(&m->g[CL_ROPE_FREQS]);
-    for (int i = 0; i < hp->head_dim / 2; i++) {
+    if (!freqs) freqs = cl_vec(&m->g[d.n_ctx > hp->n_ctx_orig && m->g[CL_ROPE_LONG].data ? CL_ROPE_LONG : CL_ROPE_SHORT]);
+    int half = hp->head_dim / 2;
+    for (int i = 0; i < half; i++) {
         double f = pow(hp->rope_base, -2.0 * i / hp->head_dim);
-        if (freqs) f /= freqs[i];
+        double fl = pow(hp->rope_base_swa, -2.0 * i / hp->head_dim);
+        if (freqs) f /= freqs[i], fl /= freqs[i];
         c->inv_freq[i] = (float)(f * hp->rope_scale);
+        c->inv_freq[half + i] = (float)(fl * hp->rope_scale_swa);
     }
     cl_log(CLLAMA_LOG_INFO, "context: %d cells, %d sequences, layers [%d, %d), %.1f MiB of KV cache, %d threads%s",
            d.n_ctx, d.n_seq, lb, le, 2.0 * kv / 1048576.0, d.n_threads, c->own_pool ? "" : " (shared pool)");
@@ -358,8 +365,12 @@ static void keep_outputs(cllama_context *c, int i0, int B, float *logits) {
     }
     if (!n) return;
     if (!last || c->embeddings) memcpy(c->embd + (size_t)row0 * E, h, (size_t)n * E * sizeof *h);
-    if (last)
-        cl_matmul(c->m->kern, c->pool, &c->m->g[CL_OUTPUT], h, n, logits + (size_t)row0 * hp->n_vocab, c->act);
+    if (!last) return;
+    float *lg = logits + (size_t)row0 * hp->n_vocab;
+    cl_matmul(c->m->kern, c->pool, &c->m->g[CL_OUTPUT], h, n, lg, c->act);
+    float cap = hp->final_softcap;
+    if (cap > 0)
+        for (size_t i = 0; i < (size_t)n * hp->n_vocab; i++) lg[i] = cap * tanhf(lg[i] / cap);
 }
 
 /* Drops cells [0, n) of the list (this call's tokens after an abort). */

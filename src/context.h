@@ -71,7 +71,7 @@ struct cllama_context {
     float *att_o;    /* [n_threads][att_rows][D] one item's outputs */
     int64_t *vis;    /* [n_threads][C] an item's visible cells as position << 32 | cell, in position order */
     int32_t *vis_first; /* [n_threads][C] the first of the item's rows that sees each */
-    float *inv_freq; /* [D/2] rope frequency of each pair, radians per position */
+    float *inv_freq; /* [2][D/2] rope frequency of each pair, radians per position: global, windowed layers */
     void *act;       /* quantized activations for the matmuls */
 
     /* outputs of the last decode */

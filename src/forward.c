@@ -1,6 +1,7 @@
 /* The forward pass of one micro-batch through the context's layer range: RMSNorm,
- * rope, grouped-query attention over the KV cells each token's sequence holds,
- * SwiGLU. Shapes as in context.h. */
+ * rope, grouped-query attention over the KV cells each token's sequence holds (within
+ * the sliding window on windowed layers), SwiGLU or GeGLU; Gemma's extra norms and
+ * soft-capping where the hyperparameters ask. Shapes as in context.h. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,23 +57,26 @@ static int cmp_i64(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Scaled softmax of x[0], x[stride], ... x[(n-1) stride] in place (one query row's
- * scores over the cells it sees, key-major). */
-static void softmax_column(float *x, int stride, int n, float scale) {
+/* Softmax of one query row's scores over the cells it sees, key-major: x[k * stride]
+ * for keys [lo, n) after scaling by `scale` and, with cap > 0, soft-capping to
+ * cap * tanh(s / cap); keys [0, lo) (before the row's window) get weight 0. */
+static void softmax_column(float *x, int stride, int lo, int n, float scale, float cap) {
     float mx = -INFINITY;
-    for (int k = 0; k < n; k++) {
+    for (int k = lo; k < n; k++) {
         float v = x[(size_t)k * stride] * scale;
+        if (cap > 0) v = cap * tanhf(v / cap);
         x[(size_t)k * stride] = v;
         if (v > mx) mx = v;
     }
     double sum = 0;
-    for (int k = 0; k < n; k++) {
+    for (int k = lo; k < n; k++) {
         float e = expf(x[(size_t)k * stride] - mx);
         x[(size_t)k * stride] = e;
         sum += e;
     }
     float inv = (float)(1.0 / sum);
-    for (int k = 0; k < n; k++) x[(size_t)k * stride] *= inv;
+    for (int k = lo; k < n; k++) x[(size_t)k * stride] *= inv;
+    for (int k = 0; k < lo; k++) x[(size_t)k * stride] = 0;
 }
 
 typedef struct {
@@ -112,13 +116,17 @@ static void attention_item(void *arg, int64_t item, int ith) {
     int64_t *vis = c->vis + (size_t)ith * c->n_ctx; /* position << 32 | cell */
     int32_t *first = c->vis_first + (size_t)ith * c->n_ctx;
 
+    /* A windowed layer: the row at position p sees positions (p - W, p]; the tile's
+     * rows together see no position at or before pos[0] - W. */
+    int W = c->m->layers[c->layer_begin + j->layer].swa ? hp->n_swa : 0;
+    int32_t oldest = W ? pos[0] - W + 1 : 0;
     int n_vis = 0, in_order = 1;
     if (c->cells_in_order) { /* cell p holds position p of sequence 0, the only one */
-        for (int p = 0; p <= pos[nb - 1]; p++) vis[n_vis++] = (int64_t)p << 32 | p;
+        for (int p = oldest > 0 ? oldest : 0; p <= pos[nb - 1]; p++) vis[n_vis++] = (int64_t)p << 32 | p;
     } else {
         for (int p = 0; p < c->used_hi; p++) {
             const cl_kv_cell *cell = &c->cells[p];
-            if (!(cell->seq & bit) || cell->pos > pos[nb - 1]) continue;
+            if (!(cell->seq & bit) || cell->pos > pos[nb - 1] || cell->pos < oldest) continue;
             vis[n_vis] = (int64_t)cell->pos << 32 | p;
             in_order &= n_vis == 0 || vis[n_vis] > vis[n_vis - 1];
             n_vis++;
@@ -139,11 +147,13 @@ static void attention_item(void *arg, int64_t item, int ith) {
                                (size_t)D * sizeof(float), R - f, sc + (size_t)k * R + f);
     }
     /* Row r sees a prefix of the list: the cells before the first one whose row comes
-     * after r. */
-    float scale = 1.0f / sqrtf((float)D);
-    for (int r = R - 1, nk = n_vis; r >= 0; r--) {
+     * after r; in a window, from the first cell within W positions of its own. */
+    for (int r = R - 1, nk = n_vis, lo = n_vis; r >= 0; r--) {
         while (nk > 0 && first[nk - 1] > r) nk--;
-        softmax_column(sc + r, R, nk, scale);
+        int32_t from = W ? pos[r / group] - W + 1 : 0;
+        if (lo > nk) lo = nk;
+        while (lo > 0 && (int32_t)(vis[lo - 1] >> 32) >= from) lo--;
+        softmax_column(sc + r, R, lo, nk, hp->attn_scale, hp->attn_softcap);
     }
     memset(ob, 0, (size_t)R * D * sizeof *ob);
     for (int k = 0; k < n_vis; k++) {
@@ -172,10 +182,11 @@ static void make_tiles(cllama_context *c, int B) {
  * other threads would cost more than the step, so they run on the calling thread. */
 enum row_op {
     ROW_NORM,     /* xb = rmsnorm(x) * w */
-    ROW_ADD,      /* x += xb */
-    ROW_ADD_NORM, /* x += xb, then ROW_NORM */
-    ROW_ROPE,     /* biases added to q, k, v; q and k rotated at each token's position; k and v stored in its cell */
-    ROW_SILU,     /* hb = silu(hb) * hb2 */
+    ROW_ADD,      /* x += xb (xb = rmsnorm(xb) * post first, with post-norms) */
+    ROW_ADD_NORM, /* ROW_ADD, then ROW_NORM */
+    ROW_ROPE,     /* biases added to q, k, v; q and k normed per head (Q/K norms) and rotated at
+                   * each token's position; k and v stored in its cell */
+    ROW_GLU,      /* hb = act(hb) * hb2: SiLU, or the tanh GELU */
 };
 
 typedef struct {
@@ -183,7 +194,13 @@ typedef struct {
     enum row_op op;
     int B, layer; /* layer: model index */
     const float *w; /* [E] norm weights */
+    const float *post; /* [E] ROW_ADD*: post-norm weights of xb, or NULL */
 } row_job;
+
+/* GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+static inline float gelu_tanh(float x) {
+    return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * x * (1.0f + 0.044715f * x * x)));
+}
 
 static void add_bias(float *x, const float *bias, int n) {
     for (int i = 0; i < n; i++) x[i] += bias[i];
@@ -200,6 +217,7 @@ static void row_task(void *arg, int ith, int nth) {
     switch (j->op) {
     case ROW_ADD:
     case ROW_ADD_NORM:
+        if (j->post) rmsnorm(c->xb + (size_t)lo * E, c->xb + (size_t)lo * E, j->post, E, (int)(hi - lo), hp->rms_eps);
         for (size_t i = (size_t)lo * E; i < (size_t)hi * E; i++) c->x[i] += c->xb[i];
         if (j->op == ROW_ADD) break;
         /* fall through */
@@ -211,6 +229,8 @@ static void row_task(void *arg, int ith, int nth) {
         size_t lc = (size_t)(j->layer - c->layer_begin) * c->n_ctx * KD;
         cl_f16 *kc = c->k_cache + lc, *vc = c->v_cache + lc;
         float cs[2 * 4096 / 2]; /* cos/sin per pair for one position; D <= 4096 */
+        const float *inv_freq = c->inv_freq + (L->swa ? D / 2 : 0);
+        float mscale = hp->rope_attn_factor;
         for (int64_t b = lo; b < hi; b++) {
             float *q = c->q + (size_t)b * QD, *k = c->k + (size_t)b * KD, *v = c->v + (size_t)b * KD;
             if (hp->qkv_bias) {
@@ -218,11 +238,15 @@ static void row_task(void *arg, int ith, int nth) {
                 add_bias(k, cl_vec(&L->w[CL_ATTN_K_B]), KD);
                 add_bias(v, cl_vec(&L->w[CL_ATTN_V_B]), KD);
             }
+            if (hp->qk_norm) {
+                rmsnorm(q, q, cl_vec(&L->w[CL_ATTN_Q_NORM]), D, H, hp->rms_eps);
+                rmsnorm(k, k, cl_vec(&L->w[CL_ATTN_K_NORM]), D, Hkv, hp->rms_eps);
+            }
             int pos = c->ub_pos[b];
             for (int i = 0; i < D / 2; i++) {
-                float th = (float)pos * c->inv_freq[i];
-                cs[2 * i] = cosf(th);
-                cs[2 * i + 1] = sinf(th);
+                float th = (float)pos * inv_freq[i];
+                cs[2 * i] = cosf(th) * mscale;
+                cs[2 * i + 1] = sinf(th) * mscale;
             }
             rope(q, H, D, cs, hp->rope_neox);
             rope(k, Hkv, D, cs, hp->rope_neox);
@@ -234,17 +258,20 @@ static void row_task(void *arg, int ith, int nth) {
         }
         break;
     }
-    case ROW_SILU:
-        for (size_t i = (size_t)lo * F; i < (size_t)hi * F; i++) {
-            float g = c->hb[i];
-            c->hb[i] = g / (1.0f + expf(-g)) * c->hb2[i];
-        }
+    case ROW_GLU:
+        if (hp->ffn_gelu)
+            for (size_t i = (size_t)lo * F; i < (size_t)hi * F; i++) c->hb[i] = gelu_tanh(c->hb[i]) * c->hb2[i];
+        else
+            for (size_t i = (size_t)lo * F; i < (size_t)hi * F; i++) {
+                float g = c->hb[i];
+                c->hb[i] = g / (1.0f + expf(-g)) * c->hb2[i];
+            }
         break;
     }
 }
 
-static void run_rows(cllama_context *c, enum row_op op, int B, int layer, const float *w) {
-    row_job j = {c, op, B, layer, w};
+static void run_rows(cllama_context *c, enum row_op op, int B, int layer, const float *w, const float *post) {
+    row_job j = {c, op, B, layer, w, post};
     if (B < 8) row_task(&j, 0, 1);
     else cl_pool_run(c->pool, row_task, &j);
 }
@@ -258,8 +285,12 @@ int cl_forward(cllama_context *c, const int32_t *tokens, const float *embd, int 
 
     if (tokens) {
         const cl_tensor *te = &m->g[CL_TOK_EMBD];
-        for (int b = 0; b < B; b++)
-            cl_dequantize_row(te->type, (const char *)te->data + (size_t)tokens[b] * te->row_bytes, c->x + (size_t)b * E, E);
+        for (int b = 0; b < B; b++) {
+            float *xr = c->x + (size_t)b * E;
+            cl_dequantize_row(te->type, (const char *)te->data + (size_t)tokens[b] * te->row_bytes, xr, E);
+            if (hp->embd_scale != 1.0f)
+                for (int i = 0; i < E; i++) xr[i] *= hp->embd_scale;
+        }
     } else {
         memcpy(c->x, embd, (size_t)B * E * sizeof *c->x);
     }
@@ -269,7 +300,7 @@ int cl_forward(cllama_context *c, const int32_t *tokens, const float *embd, int 
         c->cells_in_order = c->cells[p].seq == 1 && c->cells[p].pos == p;
 
     int last = c->layer_end == hp->n_layer;
-    run_rows(c, ROW_NORM, B, 0, cl_vec(&m->layers[c->layer_begin].w[CL_ATTN_NORM]));
+    run_rows(c, ROW_NORM, B, 0, cl_vec(&m->layers[c->layer_begin].w[CL_ATTN_NORM]), NULL);
     for (int l = c->layer_begin; l < c->layer_end; l++) {
         if (c->abort_cb && c->abort_cb(c->abort_data)) return cl_err(CLLAMA_E_ABORTED, "evaluation aborted");
         if (c->progress) c->progress(c->progress_data);
@@ -277,22 +308,23 @@ int cl_forward(cllama_context *c, const int32_t *tokens, const float *embd, int 
         const cl_tensor *qkv[3] = {&L->w[CL_ATTN_Q], &L->w[CL_ATTN_K], &L->w[CL_ATTN_V]};
         float *qkv_out[3] = {c->q, c->k, c->v};
         cl_matmul_n(kern, pool, 3, qkv, c->xb, B, qkv_out, c->act);
-        run_rows(c, ROW_ROPE, B, l, NULL);
+        run_rows(c, ROW_ROPE, B, l, NULL, NULL);
         att_job aj = {c, l - c->layer_begin, c->n_tiles * Hkv};
         cl_pool_run_items(pool, aj.n_items, attention_item, &aj);
         cl_matmul(kern, pool, &L->w[CL_ATTN_OUT], c->att, B, c->xb, c->act);
-        run_rows(c, ROW_ADD_NORM, B, l, cl_vec(&L->w[CL_FFN_NORM]));
+        run_rows(c, ROW_ADD_NORM, B, l, cl_vec(&L->w[CL_FFN_NORM]), cl_vec(&L->w[CL_ATTN_POST_NORM]));
 
         const cl_tensor *gate_up[2] = {&L->w[CL_FFN_GATE], &L->w[CL_FFN_UP]};
         float *gate_up_out[2] = {c->hb, c->hb2};
         cl_matmul_n(kern, pool, 2, gate_up, c->xb, B, gate_up_out, c->act);
-        run_rows(c, ROW_SILU, B, l, NULL);
+        run_rows(c, ROW_GLU, B, l, NULL, NULL);
         cl_matmul(kern, pool, &L->w[CL_FFN_DOWN], c->hb, B, c->xb, c->act);
         /* The next layer's (or the output's) norm fused into the residual add; a range
          * that stops before the last layer hands on the residual stream itself. */
-        if (l + 1 < c->layer_end) run_rows(c, ROW_ADD_NORM, B, l, cl_vec(&m->layers[l + 1].w[CL_ATTN_NORM]));
-        else if (last) run_rows(c, ROW_ADD_NORM, B, l, cl_vec(&m->g[CL_OUTPUT_NORM]));
-        else run_rows(c, ROW_ADD, B, l, NULL);
+        const float *post = cl_vec(&L->w[CL_FFN_POST_NORM]);
+        if (l + 1 < c->layer_end) run_rows(c, ROW_ADD_NORM, B, l, cl_vec(&m->layers[l + 1].w[CL_ATTN_NORM]), post);
+        else if (last) run_rows(c, ROW_ADD_NORM, B, l, cl_vec(&m->g[CL_OUTPUT_NORM]), post);
+        else run_rows(c, ROW_ADD, B, l, NULL, post);
     }
     return 0;
 }

@@ -98,20 +98,59 @@ static int read_hparams(cllama_model *m) {
                       "key_length %d, value_length %d and rope.dimension_count %d must be equal and even",
                       hp->head_dim, vdim, rope_dim);
 
-    hp->rope_neox = m->arch->rope_neox;
+    const cl_arch *arch = m->arch;
+    hp->rope_neox = !!(arch->flags & CL_A_NEOX);
     hp->rope_scale = 1.0f;
     char key[160];
     snprintf(key, sizeof key, "%s.rope.scaling.type", a);
     cl_str st;
     if ((rc = cl_gguf_get_str(g, key, &st)) < 0) return rc;
-    if (rc == 1 && !cl_str_eq(st, "none")) {
+    int longrope = rc == 1 && cl_str_eq(st, "longrope"); /* factors: tensors rope_factors_long/_short */
+    if (rc == 1 && !cl_str_eq(st, "none") && !longrope) {
         if (!cl_str_eq(st, "linear"))
-            return cl_err(CLLAMA_E_UNSUPPORTED, "%s = %.*s is not supported (none, linear are)", key,
+            return cl_err(CLLAMA_E_UNSUPPORTED, "%s = %.*s is not supported (none, linear, longrope are)", key,
                           (int)st.len, st.ptr);
         float factor = 1.0f;
         if ((rc = hp_float(g, a, "rope.scaling.factor", 1.0f, 1e-3f, 1e3f, &factor))) return rc;
         hp->rope_scale = 1.0f / factor;
     }
+    cl_arch_hparams(arch, hp);
+    /* LongRoPE's factors are tensors (rope_factors_long/_short); its attention factor
+     * scales the rotated values whatever the context, as the reference applies it. */
+    if ((rc = hp_float(g, a, "rope.scaling.attn_factor", 1.0f, 1e-3f, 1e3f, &hp->rope_attn_factor)) ||
+        (rc = hp_int(g, a, "rope.scaling.original_context_length", hp->n_ctx_train, 1, MAX_CTX, &hp->n_ctx_orig)))
+        return rc;
+    /* The sliding window. Phi-3's is read and not applied: the reference turns it off
+     * (its converters mark no windowed layer), and the golden tests hold us to it. */
+    if ((rc = hp_int(g, a, "attention.sliding_window", hp->n_swa, 0, MAX_CTX, &hp->n_swa))) return rc;
+    if (!strcmp(a, "phi3")) hp->n_swa = 0;
+    snprintf(key, sizeof key, "%s.attention.sliding_window_pattern", a);
+    const cl_gguf_kv *kv = cl_gguf_find(g, key);
+    if (kv && kv->type != CL_GGUF_ARRAY &&
+        (rc = hp_int(g, a, "attention.sliding_window_pattern", 1, 1, MAX_LAYER, &hp->swa_pattern)))
+        return rc;
+    if ((rc = hp_float(g, a, "rope.freq_base_swa", hp->rope_base_swa, 1.0f, 1e12f, &hp->rope_base_swa))) return rc;
+    /* Soft-capping: Gemma 3 caps no scores whatever the file says (as the reference). */
+    float attn_cap = hp->attn_softcap;
+    if ((rc = hp_float(g, a, "attn_logit_softcapping", attn_cap, 0.0f, 1e6f, &hp->attn_softcap)) ||
+        (rc = hp_float(g, a, "final_logit_softcapping", hp->final_softcap, 0.0f, 1e6f, &hp->final_softcap)))
+        return rc;
+    if (!(arch->flags & CL_A_SOFTCAP)) hp->attn_softcap = 0.0f;
+    return 0;
+}
+
+/* Per-layer window flags: <arch>.attention.sliding_window_pattern as a list of
+ * booleans (one per layer) if the file has one, else hp.swa_pattern. */
+static int read_swa_layers(cllama_model *m) {
+    const cl_hparams *hp = &m->hp;
+    char key[160];
+    snprintf(key, sizeof key, "%s.attention.sliding_window_pattern", m->arch_name);
+    const cl_gguf_kv *kv = cl_gguf_find(m->gguf, key);
+    if (kv && kv->type == CL_GGUF_ARRAY &&
+        (kv->arr_type != CL_GGUF_BOOL || kv->arr_n != (uint64_t)hp->n_layer))
+        return cl_err(CLLAMA_E_FORMAT, "%s must be one boolean per layer (%d)", key, hp->n_layer);
+    for (int l = 0; l < hp->n_layer; l++)
+        m->layers[l].swa = hp->n_swa > 0 && (kv && kv->type == CL_GGUF_ARRAY ? kv->data[l] != 0 : cl_layer_swa(hp, l));
     return 0;
 }
 
@@ -190,7 +229,7 @@ static int load_tensors(cllama_model *m) {
     /* Flags read off the file: no output.weight means the output is tied; a bias on
      * the first loaded layer's attn_q means every layer has Q/K/V biases. */
     hp->tied_output = !find_tensor(m, "output.weight");
-    hp->qkv_bias = a->qkv_bias;
+    hp->qkv_bias = !!(a->flags & CL_A_QKV_BIAS);
     for (int i = 0; i < a->n_tensors; i++)
         if (a->tensors[i].id == CL_ATTN_Q_B) {
             cl_tensor_name(&a->tensors[i], m->layer_begin, name, sizeof name);
@@ -198,7 +237,8 @@ static int load_tensors(cllama_model *m) {
         }
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
     if (!m->layers) return cl_err(CLLAMA_E_NOMEM, "out of memory");
-    int rc;
+    int rc = read_swa_layers(m);
+    if (rc) return rc;
     for (int i = 0; i < a->n_tensors; i++) {
         const cl_tensor_desc *t = &a->tensors[i];
         int per_layer = cl_tensor_per_layer(t);
@@ -214,7 +254,42 @@ static int load_tensors(cllama_model *m) {
         }
     }
     if (hp->tied_output && global_needed(m, CL_OUTPUT)) m->g[CL_OUTPUT] = m->g[CL_TOK_EMBD];
+    int64_t QD = cl_arch_dim(hp, CL_DIM_QD), KD = cl_arch_dim(hp, CL_DIM_KD);
+    for (int l = m->layer_begin; l < m->layer_end; l++) {
+        cl_tensor *w = m->layers[l].w;
+        w[CL_ATTN_QKV].keep_rows = QD % 8 || KD % 8;
+        w[CL_FFN_GATE_UP].keep_rows = hp->n_ff % 8;
+    }
     return 0;
+}
+
+/* Rows [r0, r0 + n) of matrix t as a matrix of its own. Interleaved (packed) tensors
+ * keep group g of 8 rows at data + 8 g row_bytes, so r0 on a group boundary (the
+ * loader's keep_rows) views them alike. */
+static cl_tensor row_view(const cl_tensor *t, int64_t r0, int64_t n) {
+    cl_tensor v = *t;
+    v.data = (const char *)t->data + (size_t)r0 * t->row_bytes;
+    v.ne[1] = n;
+    return v;
+}
+
+/* The fused matrices (Phi-3's attn_qkv and gate+up ffn_up) as the separate ones the
+ * forward pass multiplies: after interleaving, which moves them. */
+static void view_fused(cllama_model *m) {
+    const cl_hparams *hp = &m->hp;
+    int64_t QD = cl_arch_dim(hp, CL_DIM_QD), KD = cl_arch_dim(hp, CL_DIM_KD), F = hp->n_ff;
+    for (int l = m->layer_begin; l < m->layer_end; l++) {
+        cl_tensor *w = m->layers[l].w;
+        if (w[CL_ATTN_QKV].data) {
+            w[CL_ATTN_Q] = row_view(&w[CL_ATTN_QKV], 0, QD);
+            w[CL_ATTN_K] = row_view(&w[CL_ATTN_QKV], QD, KD);
+            w[CL_ATTN_V] = row_view(&w[CL_ATTN_QKV], QD + KD, KD);
+        }
+        if (w[CL_FFN_GATE_UP].data) {
+            w[CL_FFN_GATE] = row_view(&w[CL_FFN_GATE_UP], 0, F);
+            w[CL_FFN_UP] = row_view(&w[CL_FFN_GATE_UP], F, F);
+        }
+    }
 }
 
 /* The vectors decoded at load, freed by walking the same table. */
@@ -296,6 +371,14 @@ static int load_from_gguf(cl_gguf *g, cl_gguf **parts, int n_parts, const cllama
         goto fail;
     }
     if (!m->vocab_only) {
+        char key[64];
+        int64_t experts = 0;
+        snprintf(key, sizeof key, "%s.expert_count", m->arch_name);
+        if (cl_gguf_get_i64(g, key, &experts) == 1 && experts > 0) {
+            rc = cl_err(CLLAMA_E_UNSUPPORTED, "'%s' is a mixture-of-experts model (%s = %lld), which this engine does "
+                        "not run (dense %s are supported)", m->arch_name, key, (long long)experts, cl_arch_names());
+            goto fail;
+        }
         if (!(m->arch = cl_arch_find(m->arch_name))) {
             rc = cl_err(CLLAMA_E_UNSUPPORTED, "architecture '%s' is not supported (supported: %s)", m->arch_name,
                         cl_arch_names());
@@ -311,6 +394,7 @@ static int load_from_gguf(cl_gguf *g, cl_gguf **parts, int n_parts, const cllama
         }
         if ((rc = load_tensors(m)) || (!params->no_repack && (rc = cl_repack_model(m, params->threadpool))))
             goto fail;
+        view_fused(m);
     }
     m->load_ms = now_ms() - t0;
     *out = m;
@@ -588,6 +672,20 @@ void cllama_model_print_info(const cllama_model *m, void *fp) {
             hp->rope_base, 1.0 / hp->rope_scale,
             m->g[CL_ROPE_FREQS].data ? ", per-dimension factors (rope_freqs.weight)" : "");
     fprintf(f, "rms_eps:         %g\n", hp->rms_eps);
+    if (hp->rope_attn_factor != 1.0f || m->g[CL_ROPE_LONG].data)
+        fprintf(f, "longrope:        factors %s, original context %d, attention factor %g\n",
+                m->g[CL_ROPE_LONG].data ? "long/short" : "none", hp->n_ctx_orig, hp->rope_attn_factor);
+    if (hp->n_swa) {
+        int n = 0;
+        for (int l = 0; l < hp->n_layer; l++) n += m->layers[l].swa;
+        fprintf(f, "sliding window:  %d positions on %d of %d layers (their rope: base %g, scale %g)\n", hp->n_swa, n,
+                hp->n_layer, hp->rope_base_swa, 1.0 / hp->rope_scale_swa);
+    }
+    if (hp->attn_softcap || hp->final_softcap)
+        fprintf(f, "soft-capping:    scores %g, logits %g\n", hp->attn_softcap, hp->final_softcap);
+    if (hp->ffn_gelu)
+        fprintf(f, "gemma layer:     embeddings x %g, GeGLU (tanh GELU), post-norms%s, query scale %g\n", hp->embd_scale,
+                hp->qk_norm ? ", Q/K norms" : "", hp->attn_scale);
     fprintf(f, "qkv biases:      %s\n", hp->qkv_bias ? "yes" : "no");
     fprintf(f, "output:          %s\n", hp->tied_output ? "tied to token_embd" : "output.weight");
     if (m->layer_begin != 0 || m->layer_end != hp->n_layer)

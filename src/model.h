@@ -24,12 +24,14 @@ typedef struct {
     int64_t ne[2];
     size_t row_bytes;
     int packed;
+    int keep_rows; /* not to be interleaved: a fused matrix whose parts do not start on 8-row groups */
 } cl_tensor;
 
 /* One layer's tensors, indexed by enum cl_tensor_id (ids below CL_N_GLOBAL unused);
  * data is NULL for an absent optional tensor. */
 typedef struct {
     cl_tensor w[CL_N_TENSOR_IDS];
+    int swa; /* attends within the sliding window (hp.n_swa) */
 } cl_layer;
 
 #define CL_MAX_PARTS 256 /* files of a split model (NAME-00001-of-0000K.gguf) */

@@ -36,7 +36,7 @@ void cl_repack_tensor(cl_pool *pool, const cl_tensor *t, void *dst) {
  * when it is tied to it. */
 static int packable(const cllama_model *m, const cl_kernels *k, const cl_tensor *t) {
     return t->data != m->g[CL_TOK_EMBD].data && k->gemm8x[t->type] && cl_interleave_supported(t->type) &&
-           t->ne[1] % 8 == 0;
+           t->ne[1] % 8 == 0 && !t->keep_rows;
 }
 
 /* Every loaded tensor the architecture's table marks as repackable, in table order

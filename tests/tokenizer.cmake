@@ -42,3 +42,12 @@ set_tests_properties(test_tokenizer tokenize_cli_ids tokenize_cli_pieces tokeniz
 cl_add_api_test(test_vocab_suite SOURCES test_vocab_suite.c ARGS ${CMAKE_BINARY_DIR}/vocab-suite
   llama-spm llama-bpe gpt-2 phi-3 qwen2 qwen35 deepseek-llm deepseek-coder falcon starcoder refact mpt command-r)
 set_tests_properties(test_vocab_suite PROPERTIES SKIP_RETURN_CODE 77)
+
+# Gemma's vocabulary flags (no space prefix, control tokens for the turns, user-defined
+# tokens matched in plain text) on llama.cpp's Llama SPM vocabulary, against llama.cpp's
+# ids for the same file (tests/data/gemma_style_vocab.out).
+add_test(NAME make_gemma_style_vocab COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/make_gemma_style_vocab.py
+         ${CMAKE_BINARY_DIR}/vocab-suite ${CMAKE_CURRENT_BINARY_DIR}/gemma-vocab)
+set_tests_properties(make_gemma_style_vocab PROPERTIES FIXTURES_SETUP gemma_vocab SKIP_RETURN_CODE 77)
+add_test(NAME vocab_gemma_style COMMAND test_vocab_suite ${CMAKE_CURRENT_BINARY_DIR}/gemma-vocab gemma-style)
+set_tests_properties(vocab_gemma_style PROPERTIES FIXTURES_REQUIRED gemma_vocab SKIP_RETURN_CODE 77)

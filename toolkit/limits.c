@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch.h"
 #include "error.h"
 #include "quant/quant.h"
 
@@ -137,10 +138,14 @@ double cllama_device_usable_bytes(const cllama_device *d, double gb) {
 
 void cllama_cost_model(const cllama_hparams *hp, uint64_t n_params, uint64_t weight_bytes, int n_ctx, int depth,
                    cllama_cost *out) {
-    double kv_row = 2.0 * hp->n_layer * (double)hp->n_head_kv * hp->head_dim * sizeof(cl_f16); /* per token */
-    out->bytes_per_token = (double)weight_bytes + kv_row * depth;
-    out->flops_per_token = 2.0 * (double)n_params + 4.0 * hp->n_layer * (double)depth * hp->n_head * hp->head_dim;
-    out->kv_bytes = kv_row * n_ctx;
+    double kv_pos = 2.0 * (double)hp->n_head_kv * hp->head_dim * sizeof(cl_f16); /* one position of one layer */
+    /* Positions a new token attends to, summed over the layers: a windowed layer reads
+     * at most its window (the cache still holds every position: kv_bytes). */
+    double seen = 0;
+    for (int l = 0; l < hp->n_layer; l++) seen += cl_layer_swa(hp, l) && depth > hp->n_swa ? hp->n_swa : depth;
+    out->bytes_per_token = (double)weight_bytes + kv_pos * seen;
+    out->flops_per_token = 2.0 * (double)n_params + 4.0 * seen * hp->n_head * hp->head_dim;
+    out->kv_bytes = kv_pos * hp->n_layer * n_ctx;
     /* The context as the engine allocates it: KV cache, activations of a 512-token
      * micro-batch, attention scratch and the logits (cllama_context_bytes). */
     cllama_context_params cp = cllama_context_default_params();

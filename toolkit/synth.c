@@ -17,10 +17,12 @@ extern const char cl_shapes_tsv[];
 
 static int parse_shape(const char *line, cllama_shape *s) {
     memset(s, 0, sizeof *s);
-    int n = sscanf(line, "%31s %15s %d %d %d %d %d %d %d %f %f %d %159[^\n]", s->name, s->arch, &s->n_vocab,
-                   &s->n_embd, &s->n_layer, &s->n_head, &s->n_head_kv, &s->n_ff, &s->n_ctx_train, &s->rope_base,
-                   &s->rms_eps, &s->tied, s->source);
-    return n == 13 && cl_arch_find(s->arch) ? 0 : -1;
+    char swa[16];
+    int n = sscanf(line, "%31s %15s %d %d %d %d %d %d %d %d %f %f %15s %d %159[^\n]", s->name, s->arch, &s->n_vocab,
+                   &s->n_embd, &s->n_layer, &s->n_head, &s->n_head_kv, &s->head_dim, &s->n_ff, &s->n_ctx_train,
+                   &s->rope_base, &s->rms_eps, swa, &s->tied, s->source);
+    s->n_swa = strcmp(swa, "-") ? atoi(swa) : -1;
+    return n == 15 && cl_arch_find(s->arch) ? 0 : -1;
 }
 
 /* Calls fn on each data line of the table until it returns non-zero. */
@@ -108,15 +110,23 @@ void cllama_shape_hparams(const cllama_shape *s, cllama_hparams *hp) {
     hp->n_layer = s->n_layer;
     hp->n_head = s->n_head;
     hp->n_head_kv = s->n_head_kv;
-    hp->head_dim = s->n_embd / s->n_head;
+    hp->head_dim = s->head_dim ? s->head_dim : s->n_embd / s->n_head;
     hp->n_ff = s->n_ff;
     hp->n_ctx_train = s->n_ctx_train;
     hp->rope_base = s->rope_base;
     hp->rope_scale = 1.0f;
     hp->rms_eps = s->rms_eps;
-    hp->rope_neox = a->rope_neox;
-    hp->qkv_bias = a->qkv_bias;
     hp->tied_output = s->tied;
+    cl_arch_hparams(a, hp);
+    if (s->n_swa >= 0) hp->n_swa = s->n_swa;
+}
+
+int cllama_shape_swa_layers(const cllama_shape *s) {
+    cllama_hparams hp;
+    cllama_shape_hparams(s, &hp);
+    int n = 0;
+    for (int l = 0; l < hp.n_layer; l++) n += cl_layer_swa(&hp, l);
+    return n;
 }
 
 /* Calls fn for every tensor a model of shape s has, in file order (the architecture's
@@ -302,7 +312,7 @@ int cllama_synth_build(const cllama_shape *s, const char *scheme, int n_threads,
     if (!w) goto done;
     char name[128];
     snprintf(name, sizeof name, "synthetic %s %s (random weights)", s->name, scheme);
-    int D = s->n_embd / s->n_head;
+    int D = s->head_dim ? s->head_dim : s->n_embd / s->n_head;
     char key[96];
 #define KEY(suffix) (snprintf(key, sizeof key, "%s." suffix, s->arch), key)
     if (cl_gw_str(w, "general.architecture", s->arch) || cl_gw_str(w, "general.name", name) ||
@@ -316,6 +326,9 @@ int cllama_synth_build(const cllama_shape *s, const char *scheme, int n_threads,
         cl_gw_u32(w, KEY("attention.head_count_kv"), (uint32_t)s->n_head_kv) ||
         cl_gw_f32(w, KEY("attention.layer_norm_rms_epsilon"), s->rms_eps) ||
         cl_gw_f32(w, KEY("rope.freq_base"), s->rope_base) || cl_gw_u32(w, KEY("vocab_size"), (uint32_t)s->n_vocab) ||
+        cl_gw_u32(w, KEY("attention.key_length"), (uint32_t)D) ||
+        cl_gw_u32(w, KEY("attention.value_length"), (uint32_t)D) ||
+        (s->n_swa >= 0 && cl_gw_u32(w, KEY("attention.sliding_window"), (uint32_t)s->n_swa)) ||
         write_vocab(w, s->n_vocab))
         goto done;
 #undef KEY

@@ -256,11 +256,18 @@ int cmd_bench(int argc, char **argv) {
             return 0;
         } else if (!strcmp(a, "--list-shapes")) {
             cllama_shape s;
-            printf("| shape | n_vocab | n_embd | n_layer | n_head | n_head_kv | n_ff | rope base | tied | source |\n");
-            printf("|---|---|---|---|---|---|---|---|---|---|\n");
-            for (int k = 0; !cllama_shape_at(k, &s); k++)
-                printf("| %s | %d | %d | %d | %d | %d | %d | %g | %s | %s |\n", s.name, s.n_vocab, s.n_embd, s.n_layer,
-                       s.n_head, s.n_head_kv, s.n_ff, s.rope_base, s.tied ? "yes" : "no", s.source);
+            printf("| shape | arch | n_vocab | n_embd | n_layer | n_head | n_head_kv | head_dim | n_ff | rope base | "
+                   "window | tied | source |\n");
+            printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+            for (int k = 0; !cllama_shape_at(k, &s); k++) {
+                cllama_hparams hp;
+                cllama_shape_hparams(&s, &hp);
+                char win[48] = "-";
+                if (hp.n_swa) snprintf(win, sizeof win, "%d (%d of %d layers)", hp.n_swa, cllama_shape_swa_layers(&s), hp.n_layer);
+                printf("| %s | %s | %d | %d | %d | %d | %d | %d | %d | %g | %s | %s | %s |\n", s.name, s.arch, s.n_vocab,
+                       s.n_embd, s.n_layer, s.n_head, s.n_head_kv, hp.head_dim, s.n_ff, s.rope_base, win,
+                       s.tied ? "yes" : "no", s.source);
+            }
             printf("\nquantizations: %s\n", cllama_scheme_list());
             return 0;
         }
