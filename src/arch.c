@@ -63,14 +63,14 @@ static const cl_tensor_desc phi3_tensors[] = {
  * soft-capping 50 / 30.
  * gemma3: the file's window (its files all have one) on 5 layers of 6, Q/K norms,
  * local layers' rope base 10000.
- * phi3: NeoX rope. Its sliding_window is read and not applied, as the reference does
- * (llama.cpp turns Phi-3's window off: its files mark no windowed layers). */
+ * phi3: NeoX rope, LongRoPE.
+ * qwen2 and phi3 read a sliding_window and do not apply it (CL_A_NO_SWA). */
 static const cl_arch archs[] = {
     {"llama", 0, 1, ROWS(llama_tensors)},
-    {"qwen2", CL_A_NEOX | CL_A_QKV_BIAS, 1, ROWS(llama_tensors)},
+    {"qwen2", CL_A_NEOX | CL_A_QKV_BIAS | CL_A_NO_SWA, 1, ROWS(llama_tensors)},
     {"gemma2", CL_A_NEOX | CL_A_GEMMA | CL_A_SWA | CL_A_SOFTCAP, 2, ROWS(llama_tensors)},
     {"gemma3", CL_A_NEOX | CL_A_GEMMA | CL_A_QK_NORM, 6, ROWS(llama_tensors)},
-    {"phi3", CL_A_NEOX, 1, ROWS(phi3_tensors)},
+    {"phi3", CL_A_NEOX | CL_A_NO_SWA, 1, ROWS(phi3_tensors)},
 };
 
 const cl_arch *cl_arch_find(const char *name) {

@@ -81,6 +81,9 @@ enum cl_arch_flags {
                           * window only with <arch>.attention.sliding_window */
     CL_A_SOFTCAP = 16,   /* attention and final logit soft-capping by default (Gemma 2: 50, 30) */
     CL_A_QK_NORM = 32,   /* per-head RMSNorm of queries and keys before rope (Gemma 3) */
+    CL_A_NO_SWA = 64,    /* attention.sliding_window read and not applied, as the reference does
+                          * (Phi-3: its converters mark no windowed layer; Qwen2: use_sliding_window
+                          * is off in every released config) */
 };
 
 typedef struct {

@@ -99,7 +99,6 @@ static int read_hparams(cllama_model *m) {
                       hp->head_dim, vdim, rope_dim);
 
     const cl_arch *arch = m->arch;
-    hp->rope_neox = !!(arch->flags & CL_A_NEOX);
     hp->rope_scale = 1.0f;
     char key[160];
     snprintf(key, sizeof key, "%s.rope.scaling.type", a);
@@ -114,25 +113,22 @@ static int read_hparams(cllama_model *m) {
         if ((rc = hp_float(g, a, "rope.scaling.factor", 1.0f, 1e-3f, 1e3f, &factor))) return rc;
         hp->rope_scale = 1.0f / factor;
     }
-    cl_arch_hparams(arch, hp);
+    cl_arch_hparams(arch, hp); /* what the architecture implies; the file's keys below override it */
     /* LongRoPE's factors are tensors (rope_factors_long/_short); its attention factor
      * scales the rotated values whatever the context, as the reference applies it. */
     if ((rc = hp_float(g, a, "rope.scaling.attn_factor", 1.0f, 1e-3f, 1e3f, &hp->rope_attn_factor)) ||
         (rc = hp_int(g, a, "rope.scaling.original_context_length", hp->n_ctx_train, 1, MAX_CTX, &hp->n_ctx_orig)))
         return rc;
-    /* The sliding window. Phi-3's is read and not applied: the reference turns it off
-     * (its converters mark no windowed layer), and the golden tests hold us to it. */
     if ((rc = hp_int(g, a, "attention.sliding_window", hp->n_swa, 0, MAX_CTX, &hp->n_swa))) return rc;
-    if (!strcmp(a, "phi3")) hp->n_swa = 0;
+    if (arch->flags & CL_A_NO_SWA) hp->n_swa = 0;
     snprintf(key, sizeof key, "%s.attention.sliding_window_pattern", a);
     const cl_gguf_kv *kv = cl_gguf_find(g, key);
     if (kv && kv->type != CL_GGUF_ARRAY &&
         (rc = hp_int(g, a, "attention.sliding_window_pattern", 1, 1, MAX_LAYER, &hp->swa_pattern)))
         return rc;
     if ((rc = hp_float(g, a, "rope.freq_base_swa", hp->rope_base_swa, 1.0f, 1e12f, &hp->rope_base_swa))) return rc;
-    /* Soft-capping: Gemma 3 caps no scores whatever the file says (as the reference). */
-    float attn_cap = hp->attn_softcap;
-    if ((rc = hp_float(g, a, "attn_logit_softcapping", attn_cap, 0.0f, 1e6f, &hp->attn_softcap)) ||
+    /* Soft-capping: only Gemma 2 caps scores, whatever other files say (as the reference). */
+    if ((rc = hp_float(g, a, "attn_logit_softcapping", hp->attn_softcap, 0.0f, 1e6f, &hp->attn_softcap)) ||
         (rc = hp_float(g, a, "final_logit_softcapping", hp->final_softcap, 0.0f, 1e6f, &hp->final_softcap)))
         return rc;
     if (!(arch->flags & CL_A_SOFTCAP)) hp->attn_softcap = 0.0f;

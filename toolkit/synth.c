@@ -118,7 +118,7 @@ void cllama_shape_hparams(const cllama_shape *s, cllama_hparams *hp) {
     hp->rms_eps = s->rms_eps;
     hp->tied_output = s->tied;
     cl_arch_hparams(a, hp);
-    if (s->n_swa >= 0) hp->n_swa = s->n_swa;
+    if (s->n_swa >= 0 && !(a->flags & CL_A_NO_SWA)) hp->n_swa = s->n_swa; /* as the loader reads the key */
 }
 
 int cllama_shape_swa_layers(const cllama_shape *s) {
