@@ -181,8 +181,9 @@ void cllama_synth_size(const cllama_shape *s, const char *scheme, uint64_t *n_pa
 
 /* Placeholder vocabulary of the right size in SentencePiece form: <unk>, <s>, </s>,
  * the 256 byte tokens (so byte fallback and newline lookups work in any engine), then
- * filler pieces. */
-static int write_vocab(cl_gguf_writer *w, int n_vocab) {
+ * filler pieces (for phi3 the last is <|endoftext|>, which the reference requires of
+ * a model so named). */
+static int write_vocab(cl_gguf_writer *w, int n_vocab, const char *arch) {
     char **tok = calloc((size_t)n_vocab, sizeof *tok);
     float *score = calloc((size_t)n_vocab, sizeof *score);
     int32_t *type = calloc((size_t)n_vocab, sizeof *type);
@@ -195,8 +196,11 @@ static int write_vocab(cl_gguf_writer *w, int n_vocab) {
         else if (i == 2) snprintf(b, sizeof b, "</s>");
         else if (i < 3 + 256) snprintf(b, sizeof b, "<0x%02X>", i - 3);
         else snprintf(b, sizeof b, "\xe2\x96\x81t%d", i);
+        /* The reference looks Phi-3's end-of-text token up in any model named phi3. */
+        int eot = !strcmp(arch, "phi3") && i == n_vocab - 1;
+        if (eot) snprintf(b, sizeof b, "<|endoftext|>");
         if (!(tok[i] = strdup(b))) goto done;
-        type[i] = i == 0 ? 2 : i < 3 ? 3 : i < 259 ? 6 : 1;
+        type[i] = i == 0 ? 2 : i < 3 || eot ? 3 : i < 259 ? 6 : 1;
         score[i] = i < 259 ? 0.0f : -(float)i;
     }
     rc = cl_gw_str(w, "tokenizer.ggml.model", "llama") ||
@@ -329,7 +333,7 @@ int cllama_synth_build(const cllama_shape *s, const char *scheme, int n_threads,
         cl_gw_u32(w, KEY("attention.key_length"), (uint32_t)D) ||
         cl_gw_u32(w, KEY("attention.value_length"), (uint32_t)D) ||
         (s->n_swa >= 0 && cl_gw_u32(w, KEY("attention.sliding_window"), (uint32_t)s->n_swa)) ||
-        write_vocab(w, s->n_vocab))
+        write_vocab(w, s->n_vocab, s->arch))
         goto done;
 #undef KEY
     size_t max_tensors = (size_t)CL_N_TENSOR_IDS * (size_t)(s->n_layer + 1);

@@ -153,9 +153,59 @@ static int check_outputs(const char *svg, int *svg_created, const char *dir, cha
     return 0;
 }
 
+/* llama.cpp's size guess from the layer count (its load_arch_hparams switches), NULL
+ * where it has none. */
+static const char *size_guess(const char *arch, const cllama_hparams *hp) {
+    int L = hp->n_layer;
+    if (!strcmp(arch, "llama")) {
+        switch (L) {
+        case 16: case 22: return "1B";
+        case 26: case 28: return "3B";
+        case 32: return hp->n_vocab < 40000 ? "7B" : "8B";
+        case 40: return "13B";
+        case 48: return "34B";
+        case 60: return "30B";
+        case 80: return hp->n_head == hp->n_head_kv ? "65B" : "70B";
+        }
+    } else if (!strcmp(arch, "qwen2")) {
+        switch (L) {
+        case 24: return hp->n_embd == 1024 ? "0.5B" : "1B";
+        case 28: return hp->n_embd == 1536 ? "1.5B" : "7B";
+        case 32: return "7B";
+        case 36: return "3B";
+        case 40: return hp->n_head == 20 ? "4B" : "13B";
+        case 48: return "14B";
+        case 64: return "32B";
+        case 80: return "70B";
+        }
+    } else if (!strcmp(arch, "gemma2")) {
+        switch (L) {
+        case 26: return "2B";
+        case 42: return "9B";
+        case 46: return "27B";
+        }
+    } else if (!strcmp(arch, "gemma3")) {
+        switch (L) {
+        case 18: return "270M";
+        case 26: return "1B";
+        case 32: return "8B";
+        case 34: return "4B";
+        case 48: return "12B";
+        case 62: return "27B";
+        }
+    } else if (!strcmp(arch, "phi3")) {
+        switch (L) {
+        case 24: return "1B";
+        case 32: return "3B";
+        case 40: return "14B";
+        }
+    }
+    return NULL;
+}
+
 /* llama-bench's model_type, "llama 7B Q4_0": the architecture, a size label and the
  * quantization. The label is the shape's ("llama2-7b" -> 7B), else general.size_label,
- * else llama.cpp's guess for Llama from the layer count, else "?B" as llama.cpp says. */
+ * else llama.cpp's guess from the layer count, else "?B" as llama.cpp says. */
 static void model_type(char *buf, size_t n, const char *arch, const char *shape, const cllama_model *m,
                        const cllama_hparams *hp, const char *quant) {
     char label[64] = "?B";
@@ -166,18 +216,8 @@ static void model_type(char *buf, size_t n, const char *arch, const char *shape,
             if (*c == 'b' || *c == 'm') *c = (char)(*c - 32);
     } else if (m && cllama_model_meta(m, "general.size_label", label, sizeof label) > 0) {
         /* as the file says */
-    } else if (!strcmp(arch, "llama")) {
-        const char *l = NULL;
-        switch (hp->n_layer) {
-        case 16: case 22: l = "1B"; break;
-        case 26: case 28: l = "3B"; break;
-        case 32: l = hp->n_vocab < 40000 ? "7B" : "8B"; break;
-        case 40: l = "13B"; break;
-        case 48: l = "34B"; break;
-        case 60: l = "30B"; break;
-        case 80: l = hp->n_head == hp->n_head_kv ? "65B" : "70B"; break;
-        }
-        if (l) str_copy(label, sizeof label, l);
+    } else if (size_guess(arch, hp)) {
+        str_copy(label, sizeof label, size_guess(arch, hp));
     }
     snprintf(buf, n, "%s %s %s", arch, label, quant);
 }
