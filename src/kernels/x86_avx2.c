@@ -338,12 +338,12 @@ INLINE void unpack8_nibbles(const uint8_t *qs, size_t ws, __m256i *v) {
 /* Row r's Q4_0 block at b: its nibbles. */
 INLINE void unpack8_q4_0(const uint8_t *b, size_t ws, __m256i *v) { unpack8_nibbles(b + offsetof(cl_block_q4_0, qs), ws, v); }
 
-/* As unpack8_q4_0 for Q5_0: the nibbles, plus 0x10 where bit k of the row's qh is set
- * (value k). Lane r of qh holds row r's word; for v[j] (values 4j..4j+3) each byte of
- * the lane takes byte j/2 of that word and tests bit 4 (j % 2) + b of it. */
-INLINE void unpack8_q5_0(const uint8_t *b, size_t ws, __m256i *v) {
-    unpack8_nibbles(b + offsetof(cl_block_q5_0, qs), ws, v);
-    const uint8_t *h = b + offsetof(cl_block_q5_0, qh);
+/* 5-bit values (Q5_0, Q5_1): the nibbles at qs, plus 0x10 where bit k of the row's
+ * 32-bit word at h is set (value k). Lane r of qh holds row r's word; for v[j] (values
+ * 4j..4j+3) each byte of the lane takes byte j/2 of that word and tests bit
+ * 4 (j % 2) + b of it. */
+INLINE void unpack8_5bit(const uint8_t *qs, const uint8_t *h, size_t ws, __m256i *v) {
+    unpack8_nibbles(qs, ws, v);
     __m256i qh = _mm256_setr_epi32((int)cl_rd32(h), (int)cl_rd32(h + ws), (int)cl_rd32(h + 2 * ws),
                                    (int)cl_rd32(h + 3 * ws), (int)cl_rd32(h + 4 * ws), (int)cl_rd32(h + 5 * ws),
                                    (int)cl_rd32(h + 6 * ws), (int)cl_rd32(h + 7 * ws));
@@ -359,6 +359,14 @@ INLINE void unpack8_q5_0(const uint8_t *b, size_t ws, __m256i *v) {
     }
 }
 
+INLINE void unpack8_q5_0(const uint8_t *b, size_t ws, __m256i *v) {
+    unpack8_5bit(b + offsetof(cl_block_q5_0, qs), b + offsetof(cl_block_q5_0, qh), ws, v);
+}
+
+INLINE void unpack8_q5_1(const uint8_t *b, size_t ws, __m256i *v) {
+    unpack8_5bit(b + offsetof(cl_block_q5_1, qs), b + offsetof(cl_block_q5_1, qh), ws, v);
+}
+
 #ifdef CL_X86_VNNI
 /* As unpack8_q4_0 for Q8_0: q + 128 as unsigned bytes. */
 INLINE void unpack8_q8_0(const uint8_t *b, size_t ws, __m256i *v) {
@@ -370,9 +378,10 @@ INLINE void unpack8_q8_0(const uint8_t *b, size_t ws, __m256i *v) {
 
 /* out[t * os + r] = row r . activation row t, for R <= 4 activation rows and 8 stored
  * weight rows `ws` bytes apart with blocks `bs` bytes apart (see cl_gemm8_fn; x8 blocks
- * go through the gemmx tiles below). Unpacked weights u are the stored q minus OFFSET,
- * so w . a = d_w d_a (u . a_q) + OFFSET d_w s_a. */
-#define GEMM8_TILE(NAME, BT, UNPACK, OFFSET)                                                                 \
+ * go through the gemmx tiles below). Weights are d_w (u + OFFSET) for the unsigned
+ * values u, or d_w u + m_w (OFFSET 1, MIN the rows' m_w), so
+ * w . a = d_w d_a (u . a_q) + OFFSET MIN s_a, with MIN = d_w for the former. */
+#define GEMM8_TILE(NAME, BT, UNPACK, OFFSET, MIN)                                                            \
     INLINE void NAME##_gemm8_tile(int64_t n, const uint8_t *w, size_t ws, size_t bs, const void *a,         \
                                   size_t stride, const int R, float *out, size_t os) {                      \
         __m256 acc[4], off[4];                                                                               \
@@ -381,7 +390,7 @@ INLINE void unpack8_q8_0(const uint8_t *b, size_t ws, __m256i *v) {
             const uint8_t *b = w + (size_t)i * bs;                                                           \
             __m256i v[8];                                                                                    \
             UNPACK(b, ws, v);                                                                                \
-            __m256 dw = f16x8(b, ws);                                                                        \
+            __m256 dw = f16x8(b, ws), mw = MIN;                                                              \
             UNROLL for (int t = 0; t < R; t++) {                                                             \
                 const cl_block_q8 *y = ACT(a, t, stride) + i;                                                \
                 __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();                            \
@@ -391,7 +400,7 @@ INLINE void unpack8_q8_0(const uint8_t *b, size_t ws, __m256i *v) {
                 }                                                                                            \
                 __m256 p = _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1));                                     \
                 acc[t] = _mm256_fmadd_ps(p, _mm256_mul_ps(dw, _mm256_set1_ps(y->d)), acc[t]);                \
-                off[t] = _mm256_fmadd_ps(dw, _mm256_set1_ps(y->s), off[t]);                                  \
+                off[t] = _mm256_fmadd_ps(mw, _mm256_set1_ps(y->s), off[t]);                                  \
             }                                                                                                \
         }                                                                                                    \
         UNROLL for (int t = 0; t < R; t++)                                                                   \
@@ -416,12 +425,14 @@ INLINE void unpack8_q8_0(const uint8_t *b, size_t ws, __m256i *v) {
         }                                                                                                    \
     }
 
-GEMM8_TILE(q4_0, cl_block_q4_0, unpack8_q4_0, -8.0f)
+GEMM8_TILE(q4_0, cl_block_q4_0, unpack8_q4_0, -8.0f, dw)
 GEMM8_FN(q4_0)
-GEMM8_TILE(q5_0, cl_block_q5_0, unpack8_q5_0, -16.0f)
+GEMM8_TILE(q5_0, cl_block_q5_0, unpack8_q5_0, -16.0f, dw)
 GEMM8_FN(q5_0)
+GEMM8_TILE(q5_1, cl_block_q5_1, unpack8_q5_1, 1.0f, f16x8(b + offsetof(cl_block_q5_1, m), ws))
+GEMM8_FN(q5_1)
 #ifdef CL_X86_VNNI
-GEMM8_TILE(q8_0, cl_block_q8_0, unpack8_q8_0, -128.0f)
+GEMM8_TILE(q8_0, cl_block_q8_0, unpack8_q8_0, -128.0f, dw)
 GEMM8_FN(q8_0)
 #endif
 
@@ -1103,6 +1114,7 @@ void CL_FILL(cl_kernels *k) {
      * pp64 from 163 to 272 t/s (Qwen2.5 0.5B) and from 58 to 109 (Gemma 3 1B), with
      * tg16 unchanged, on 2 cores of an AVX-512 Xeon. */
     k->gemm8[CL_TYPE_Q5_0] = gemm8_q5_0;
+    k->gemm8[CL_TYPE_Q5_1] = gemm8_q5_1; /* Q5_K_M's, likewise: Qwen2.5 0.5B pp64 126 -> 171 t/s */
     k->gemm8[CL_TYPE_Q4_K] = gemm8_q4_K;
     k->gemm8x[CL_TYPE_Q4_0] = gemm8x_q4_0;
     k->gemm8x[CL_TYPE_Q4_K] = gemm8x_q4_K;
