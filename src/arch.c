@@ -66,11 +66,11 @@ static const cl_tensor_desc phi3_tensors[] = {
  * phi3: NeoX rope, LongRoPE.
  * qwen2 and phi3 read a sliding_window and do not apply it (CL_A_NO_SWA). */
 static const cl_arch archs[] = {
-    {"llama", 0, 1, ROWS(llama_tensors)},
-    {"qwen2", CL_A_NEOX | CL_A_QKV_BIAS | CL_A_NO_SWA, 1, ROWS(llama_tensors)},
-    {"gemma2", CL_A_NEOX | CL_A_GEMMA | CL_A_SWA | CL_A_SOFTCAP, 2, ROWS(llama_tensors)},
-    {"gemma3", CL_A_NEOX | CL_A_GEMMA | CL_A_QK_NORM, 6, ROWS(llama_tensors)},
-    {"phi3", CL_A_NEOX | CL_A_NO_SWA, 1, ROWS(phi3_tensors)},
+    {"llama", 0, 1, 0, ROWS(llama_tensors)},
+    {"qwen2", CL_A_NEOX | CL_A_QKV_BIAS | CL_A_NO_SWA, 1, 0, ROWS(llama_tensors)},
+    {"gemma2", CL_A_NEOX | CL_A_GEMMA | CL_A_SWA | CL_A_SOFTCAP, 2, 46, ROWS(llama_tensors)},
+    {"gemma3", CL_A_NEOX | CL_A_GEMMA | CL_A_QK_NORM | CL_A_LOCAL_ROPE, 6, 62, ROWS(llama_tensors)},
+    {"phi3", CL_A_NEOX | CL_A_NO_SWA, 1, 0, ROWS(phi3_tensors)},
 };
 
 const cl_arch *cl_arch_find(const char *name) {
@@ -87,20 +87,15 @@ void cl_arch_hparams(const cl_arch *a, cllama_hparams *hp) {
     hp->qkv_bias = !!(a->flags & CL_A_QKV_BIAS);
     hp->n_swa = (a->flags & CL_A_SWA) ? 4096 : 0; /* the file's attention.sliding_window overrides it */
     hp->swa_pattern = a->swa_pattern;
-    /* Gemma 3's local layers: base 10000, no scaling; the others' windowed layers
-     * rotate as the global ones. */
-    int local = !strcmp(a->name, "gemma3");
+    int local = !!(a->flags & CL_A_LOCAL_ROPE);
     hp->rope_base_swa = local ? 10000.0f : hp->rope_base;
     hp->rope_scale_swa = local ? 1.0f : hp->rope_scale;
     hp->rope_attn_factor = 1.0f;
     hp->n_ctx_orig = hp->n_ctx_train;
     hp->attn_softcap = cap ? 50.0f : 0.0f;
     hp->final_softcap = cap ? 30.0f : 0.0f;
-    /* Gemma's 27B models (46 and 62 layers) scale queries by 1/sqrt(n_embd / n_head)
-     * (query_pre_attn_scalar in Google's configs; the reference decides it by the
-     * layer count too); everything else by 1/sqrt(head_dim). */
-    int big = (!strcmp(a->name, "gemma2") && hp->n_layer == 46) || (local && hp->n_layer == 62);
-    hp->attn_scale = 1.0f / sqrtf((float)(big ? hp->n_embd / hp->n_head : hp->head_dim));
+    int wide = a->wide_query_layers && hp->n_layer == a->wide_query_layers;
+    hp->attn_scale = 1.0f / sqrtf((float)(wide ? hp->n_embd / hp->n_head : hp->head_dim));
     hp->embd_scale = gemma ? sqrtf((float)hp->n_embd) : 1.0f;
     hp->ffn_gelu = gemma;
     hp->post_norms = gemma;

@@ -84,12 +84,16 @@ enum cl_arch_flags {
     CL_A_NO_SWA = 64,    /* attention.sliding_window read and not applied, as the reference does
                           * (Phi-3: its converters mark no windowed layer; Qwen2: use_sliding_window
                           * is off in every released config) */
+    CL_A_LOCAL_ROPE = 128, /* windowed layers rotate with base 10000, unscaled, unless
+                            * rope.freq_base_swa says (Gemma 3); else as the global layers */
 };
 
 typedef struct {
     const char *name;       /* general.architecture; also the metadata key prefix */
     int flags;              /* enum cl_arch_flags */
     int swa_pattern;        /* default layer pattern of the window (see cllama_hparams) */
+    int wide_query_layers;  /* the layer count of the model (Gemma's 27B) that scales queries by
+                             * 1/sqrt(n_embd / n_head), as the reference decides it; 0: none */
     const cl_tensor_desc *tensors; /* file order: model-wide, then per layer */
     int n_tensors;
 } cl_arch;

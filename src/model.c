@@ -121,11 +121,6 @@ static int read_hparams(cllama_model *m) {
         return rc;
     if ((rc = hp_int(g, a, "attention.sliding_window", hp->n_swa, 0, MAX_CTX, &hp->n_swa))) return rc;
     if (arch->flags & CL_A_NO_SWA) hp->n_swa = 0;
-    snprintf(key, sizeof key, "%s.attention.sliding_window_pattern", a);
-    const cl_gguf_kv *kv = cl_gguf_find(g, key);
-    if (kv && kv->type != CL_GGUF_ARRAY &&
-        (rc = hp_int(g, a, "attention.sliding_window_pattern", 1, 1, MAX_LAYER, &hp->swa_pattern)))
-        return rc;
     if ((rc = hp_float(g, a, "rope.freq_base_swa", hp->rope_base_swa, 1.0f, 1e12f, &hp->rope_base_swa))) return rc;
     /* Soft-capping: only Gemma 2 caps scores, whatever other files say (as the reference). */
     if ((rc = hp_float(g, a, "attn_logit_softcapping", hp->attn_softcap, 0.0f, 1e6f, &hp->attn_softcap)) ||
@@ -135,16 +130,21 @@ static int read_hparams(cllama_model *m) {
     return 0;
 }
 
-/* Per-layer window flags: <arch>.attention.sliding_window_pattern as a list of
- * booleans (one per layer) if the file has one, else hp.swa_pattern. */
+/* Per-layer window flags from <arch>.attention.sliding_window_pattern: a list of
+ * booleans (one per layer), or a number that becomes hp.swa_pattern (the
+ * architecture's when absent). */
 static int read_swa_layers(cllama_model *m) {
-    const cl_hparams *hp = &m->hp;
+    cl_hparams *hp = &m->hp;
     char key[160];
     snprintf(key, sizeof key, "%s.attention.sliding_window_pattern", m->arch_name);
     const cl_gguf_kv *kv = cl_gguf_find(m->gguf, key);
+    int rc;
     if (kv && kv->type == CL_GGUF_ARRAY &&
         (kv->arr_type != CL_GGUF_BOOL || kv->arr_n != (uint64_t)hp->n_layer))
         return cl_err(CLLAMA_E_FORMAT, "%s must be one boolean per layer (%d)", key, hp->n_layer);
+    if (kv && kv->type != CL_GGUF_ARRAY &&
+        (rc = hp_int(m->gguf, m->arch_name, "attention.sliding_window_pattern", 1, 1, MAX_LAYER, &hp->swa_pattern)))
+        return rc;
     for (int l = 0; l < hp->n_layer; l++)
         m->layers[l].swa = hp->n_swa > 0 && (kv && kv->type == CL_GGUF_ARRAY ? kv->data[l] != 0 : cl_layer_swa(hp, l));
     return 0;

@@ -316,7 +316,9 @@ int cllama_synth_build(const cllama_shape *s, const char *scheme, int n_threads,
     if (!w) goto done;
     char name[128];
     snprintf(name, sizeof name, "synthetic %s %s (random weights)", s->name, scheme);
-    int D = s->head_dim ? s->head_dim : s->n_embd / s->n_head;
+    cllama_hparams hp;
+    cllama_shape_hparams(s, &hp);
+    int D = hp.head_dim;
     char key[96];
 #define KEY(suffix) (snprintf(key, sizeof key, "%s." suffix, s->arch), key)
     if (cl_gw_str(w, "general.architecture", s->arch) || cl_gw_str(w, "general.name", name) ||
